@@ -146,6 +146,31 @@ class Limits:
                 return v.source
         return None
 
+    def override(self, memory=None, cpu=None, memory_from="override", cpu_from="override"):
+        """Replace detected figures with ones the orchestrator gave (bytes, CPUs).
+
+        ``*_from`` names where they came from (``CGROUPSIZE_MEMORY_LIMIT``,
+        ``--cpu-limit``) and becomes the source. A memory figure at or above
+        host memory still means no limit: the Downward API hands a pod without
+        a limit the node's allocatable memory.
+        """
+        host_mem = self.host_memory.value
+        if memory is not None:
+            if host_mem and memory >= host_mem:
+                self.add(MEMORY_COVERS_MACHINE, f"{memory_from}={memory} is at or above host memory "
+                         f"({host_mem}): treated as no limit")
+                self.memory = Value(None, memory_from, str(memory))
+                self.memory_state = UNLIMITED
+            else:
+                self.memory = Value(memory, memory_from, str(memory))
+                self.memory_state = LIMITED
+            self.add(OVERRIDE, f"memory limit taken from {memory_from}")
+        if cpu is not None:
+            self.cpu_quota = Value(float(cpu), cpu_from, str(cpu))
+            self.cpu_period = Value()
+            self.cpu_state = LIMITED
+            self.add(OVERRIDE, f"CPU limit taken from {cpu_from}")
+
     def add(self, code: str, message: str) -> None:
         self.notices.append(Notice(code, message))
 
