@@ -244,8 +244,16 @@ class RuncHarness:
 
     def bundle(self, name, args, *, memory=None, cpu_quota=None, cpu_period=None,
                cpus=None, parent=None, cgroupns=False, uid=0, gid=0, env=None,
-               cwd="/", extra_mounts=(), rootfs_readonly=True):
-        """Write ``<workdir>/<name>/config.json`` and the rootfs; return the bundle dir."""
+               cwd="/", cgroup_mount="runc", extra_mounts=(), rootfs_readonly=True):
+        """Write ``<workdir>/<name>/config.json`` and the rootfs; return the bundle dir.
+
+        ``cgroup_mount``: ``"runc"`` is the ``cgroup`` mount every engine uses
+        (on v1 each hierarchy shows only the container's own cgroup; with a
+        cgroup namespace, a fresh cgroupfs rooted there); ``"host"``
+        bind-mounts the host's whole ``/sys/fs/cgroup`` read-only, so the
+        container's ancestors are visible (a systemd-slice-like layout);
+        ``None`` mounts no cgroupfs at all.
+        """
         bundle = self.workdir / name
         rootfs = bundle / "rootfs"
         rootfs.mkdir(parents=True)
@@ -257,11 +265,22 @@ class RuncHarness:
              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs",
              "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
              "options": ["nosuid", "nodev", "mode=1777", "size=65536k"]},
         ]
+        if cgroup_mount == "runc":
+            mounts.append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+        elif cgroup_mount == "host":
+            # One read-only bind per hierarchy (an "rbind,ro" of /sys/fs/cgroup
+            # would leave the submounts writable; "rro" needs Linux 5.12).
+            mounts.append({"destination": CGROUP_ROOT, "type": "tmpfs", "source": "tmpfs",
+                           "options": ["nosuid", "noexec", "nodev", "mode=755", "size=64k"]})
+            for point in sorted(cgroup_mounts().values()):
+                mounts.append({"destination": point, "type": "bind", "source": point,
+                               "options": ["bind", "ro", "nosuid", "noexec", "nodev"]})
+        elif cgroup_mount is not None:
+            raise ValueError(f"cgroup_mount: {cgroup_mount!r} (expected 'runc', 'host' or None)")
         for d in HOST_DIRS:
             if os.path.islink(d):  # merged /usr: /bin -> usr/bin
                 os.symlink(os.readlink(d), rootfs / d.lstrip("/"))
