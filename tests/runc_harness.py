@@ -29,7 +29,7 @@ out): ``runc delete -f`` for every container started, then ``rmdir`` of every
 cgroup directory the container or the test created, deepest first, in every
 cgroup hierarchy mounted on the host (memory, cpu, cpuacct, cpuset, pids,
 name=systemd, the v2 ``unified`` tree of a hybrid host...). All names are
-``cgroupsize-test-<pid>-<n>``; :func:`remove_stale` clears what a killed
+``cgroupsize-test-runc-<pid>-<n>``; :func:`remove_stale` clears what a killed
 test run left behind.
 
 Usage::
@@ -59,7 +59,7 @@ from pathlib import Path
 
 import pytest
 
-PREFIX = "cgroupsize-test-"
+PREFIX = "cgroupsize-test-runc-"  # tests/cgroup_helpers.py uses cgroupsize-test-<pid>-<n>
 CGROUP_ROOT = "/sys/fs/cgroup"
 # The repository checkout: this file is <repo>/tests/runc_harness.py.
 REPO = Path(__file__).resolve().parent.parent
@@ -457,7 +457,7 @@ def _kill_procs(cgroup_dir):
 
 
 def leftovers(pid: int | None = None) -> list[str]:
-    """Cgroup directories named ``cgroupsize-test-<pid>-*`` (any pid when None)."""
+    """Cgroup directories named ``cgroupsize-test-runc-<pid>-*`` (any pid when None)."""
     stem = f"{PREFIX}{pid}-" if pid is not None else PREFIX
     found = []
     for point in cgroup_mounts().values():
@@ -469,7 +469,7 @@ def leftovers(pid: int | None = None) -> list[str]:
 
 
 def runc_containers(state_root=None) -> list[str]:
-    """IDs of runc containers named ``cgroupsize-test-*``."""
+    """IDs of runc containers named ``cgroupsize-test-runc-*``."""
     cmd = [runc_binary()] + (["--root", str(state_root)] if state_root else []) + [
         "list", "-q"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
@@ -532,12 +532,19 @@ def _makedirs_755(rootfs: Path, dest: str):
 # -- pytest ----------------------------------------------------------------------------------
 
 
+_stale_removed = False
+
+
 @pytest.fixture
 def runc_harness():
     """A :class:`RuncHarness` whose containers and cgroups are removed after the test."""
+    global _stale_removed
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
+    if not _stale_removed:  # once per session: what a killed run left behind
+        _stale_removed = True
+        remove_stale()
     # Bundles under a short private dir: runc's state/socket paths have length limits.
     workdir = tempfile.mkdtemp(prefix=PREFIX)
     os.chmod(workdir, 0o755)
