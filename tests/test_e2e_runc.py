@@ -20,6 +20,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 
 import pytest
 
@@ -219,6 +220,32 @@ def test_exec_command_not_found_is_127(runc_harness):
     assert r.returncode == 127, str(r)
     assert "no-such-command-cgroupsize" in r.stderr, str(r)
     assert "Traceback" not in r.stderr, str(r)
+
+
+def test_tini_entrypoint_as_the_dockerfiles_use_it(runc_harness):
+    """ENTRYPOINT ["tini", "--", "cgroupsize", "--"]: tini stays PID 1, the command is its child."""
+    if shutil.which("tini") is None:
+        pytest.skip("tini is not installed (apt-get install tini)")
+    r = runc_harness.run(["tini", "--"] + TOOL + ["--", "sh", "-c", "echo $$ $PPID; exit 5"],
+                         memory=256 * MiB)
+    assert r.returncode == 5, str(r)
+    pid, ppid = r.stdout.split()
+    # tini's direct child: cgroupsize exec'd the command rather than forking it.
+    assert ppid == "1" and pid != "1", str(r)
+    assert "Traceback" not in r.stderr, str(r)
+
+
+def test_downward_api_variables_stand_in_for_an_invisible_cgroup(runc_harness):
+    """What docker/kubernetes.yaml delivers, in a container that shows no cgroupfs."""
+    env = {"CGROUPSIZE_MEMORY_LIMIT": "1073741824", "CPU_MILLICORES": "1500",
+           "CGROUPSIZE_CPU_LIMIT": "1500m"}
+    r = runc_harness.run(TOOL + ["--print", "--json"], cgroup_mount=None, env=env)
+    assert_clean_run(r)
+    d = r.json()
+    assert d["memory"]["limit"] == 1 * GiB, str(r)
+    assert d["cpu"]["quota"] == pytest.approx(1.5), str(r)
+    assert d["cpu"]["count"] == expected_cpu_count(1.5), str(r)
+    assert "OVERRIDE" in d["notice_codes"], str(r)
 
 
 SEP = "=== cgroupsize-test: exec ==="
