@@ -145,9 +145,11 @@ def _click_main(args) -> int:
     import click
 
     command = _build_click()
+    # click >= 8.2 raises this on a bare "cgroupsize"; 8.1 (Debian 12) has no such class.
+    no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
     try:
         rv = command.main(args=args, prog_name="cgroupsize", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # click >= 8.2 on bare "cgroupsize"
+    except no_args as exc:
         click.echo(exc.ctx.get_help(), err=True)
         return launch.USAGE
     except click.UsageError as exc:
