@@ -174,6 +174,7 @@ def _memory(files: Files, limits: Limits, loc) -> None:
         files.notice(NO_CGROUP, "no memory cgroup is visible: memory limit unknown")
         return
     limits.memory_version = loc.version
+    memsw = Value()  # v1 only: memory+swap limit
     if loc.version == "v2":
         hard = _tightest(files, loc, "memory.max", _size)
         limits.memory_high = _tightest(files, loc, "memory.high", _size)
@@ -186,9 +187,6 @@ def _memory(files: Files, limits: Limits, loc) -> None:
             fields = _flat_keyed(files.read(stat))
             hard = _min(hard, _v1_value(files, stat, fields.get("hierarchical_memory_limit")))
             memsw = _min(memsw, _v1_value(files, stat, fields.get("hierarchical_memsw_limit")))
-        if memsw.value is not None and hard.value is not None:
-            limits.swap = Value(max(0, memsw.value - hard.value), memsw.source, memsw.raw)
-
     host_mem = limits.host_memory.value
     if hard.value is not None and host_mem and hard.value >= host_mem:
         files.notice(
@@ -198,6 +196,10 @@ def _memory(files: Files, limits: Limits, loc) -> None:
         )
         hard = Value(None, hard.source, hard.raw)
     limits.memory = hard
+    if memsw.value is not None and hard.value is not None:
+        # v1 counts memory+swap together; swap is what memsw allows beyond the
+        # (kept) memory limit, so it is computed after a covering limit is dropped.
+        limits.swap = Value(max(0, memsw.value - hard.value), memsw.source, memsw.raw)
     limits.memory_state = LIMITED if hard.value is not None else UNLIMITED
 
     # Diagnostics come from the level that sets the limit (else our own).
