@@ -190,7 +190,7 @@ def commands(t: Target):
 
 
 def spawn(argv, env, cwd, stdout=os.devnull):
-    """Run ``argv`` to completion; (wall ns, exit status, ru_maxrss KiB)."""
+    """Run ``argv`` to completion; (wall ns, exit status, ru_maxrss KiB, user+system CPU ms)."""
     actions = [(os.POSIX_SPAWN_OPEN, 1, stdout, os.O_WRONLY, 0),
                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
     path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
@@ -204,7 +204,7 @@ def spawn(argv, env, cwd, stdout=os.devnull):
         elapsed = time.perf_counter_ns() - t0
     finally:
         os.chdir(here)
-    return elapsed, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    return elapsed, os.waitstatus_to_exitcode(status), usage.ru_maxrss, (usage.ru_utime + usage.ru_stime) * 1e3
 
 
 # -- 1. start-up time ----------------------------------------------------------------
@@ -219,14 +219,16 @@ def startup(t: Target, args) -> dict:
     if args.hyperfine:
         return _hyperfine(t, cmds, args)
     times = {k: [] for k in cmds}
+    cpu = {k: [] for k in cmds}
     for r in range(args.warmup + args.rounds):
         for label, argv in cmds.items():
-            ns = spawn(argv, t.env, t.cwd)[0]
+            ns, _, _, cpu_ms = spawn(argv, t.env, t.cwd)
             if r >= args.warmup:
                 times[label].append(ns / 1e6)
+                cpu[label].append(cpu_ms)
     print(f"## start-up: {args.rounds} interleaved rounds after {args.warmup} warm-up rounds "
           "(posix_spawn + wait4, ms)")
-    return _table(times, "interleaved")
+    return _table(times, "interleaved", cpu)
 
 
 def _hyperfine(t, cmds, args):
@@ -246,18 +248,31 @@ def _hyperfine(t, cmds, args):
     return _table(times, "hyperfine")
 
 
-def _table(times, method) -> dict:
+def _table(times, method, cpu=None) -> dict:
+    """Wall-clock medians and ratios (the targets); with ``cpu``, user+system CPU medians beside them.
+
+    CPU time hardly grows when other work shares the machine, wall time does:
+    when the two ratios disagree much, the machine was busy.
+    """
     base = statistics.median(times["python -c pass"])
+    cpu_base = statistics.median(cpu["python -c pass"]) if cpu else None
     rows = {}
-    print(f"{'command':<34} {'median':>8} {'p25':>8} {'p75':>8} {'ratio':>7}  target")
+    print(f"{'command':<34} {'median':>8} {'p25':>8} {'p75':>8} {'ratio':>7}"
+          + (f" {'cpu':>7} {'ratio':>6}" if cpu else "") + "  target (wall ratio)")
     for label, ts in times.items():
         q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [ts[0]] * 3
         med = statistics.median(ts)
         ratio = med / base
         target = TARGETS.get(label)
         verdict = "" if target is None else f"<= {target}x: {'met' if ratio <= target else 'MISSED'}"
-        print(f"{label:<34} {med:8.2f} {q[0]:8.2f} {q[2]:8.2f} {ratio:6.2f}x  {verdict}")
-        rows[label] = {"median_ms": med, "p25_ms": q[0], "p75_ms": q[2], "ratio": ratio, "runs": len(ts)}
+        row = {"median_ms": med, "p25_ms": q[0], "p75_ms": q[2], "ratio": ratio, "runs": len(ts)}
+        extra = ""
+        if cpu:
+            c = statistics.median(cpu[label])
+            row.update(cpu_ms=c, cpu_ratio=c / cpu_base)
+            extra = f" {c:7.2f} {c / cpu_base:5.2f}x"
+        print(f"{label:<34} {med:8.2f} {q[0]:8.2f} {q[2]:8.2f} {ratio:6.2f}x{extra}  {verdict}")
+        rows[label] = row
     print()
     return {"method": method, "rows": rows}
 
