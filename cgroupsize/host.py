@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from cgroupsize.cgroups.files import Files, parse_cpu_list
+from cgroupsize.cgroups.files import Files, parse_cpu_list, parse_uint
 from cgroupsize.limits import HOST_UNKNOWN, Value
 
 MEMINFO = "/proc/meminfo"
@@ -23,9 +23,10 @@ def memory(files: Files) -> Value:
         for line in text.split("\n"):
             if line.startswith("MemTotal:"):
                 fields = line.split()
-                if len(fields) >= 2 and fields[1].isdigit() and int(fields[1]) > 0:
+                kib = parse_uint(fields[1]) if len(fields) >= 2 else None  # not isdigit(): "²" (issue 6)
+                if kib:
                     unit = 1024 if len(fields) < 3 or fields[2].lower() == "kb" else 1
-                    return Value(int(fields[1]) * unit, MEMINFO, line.strip())
+                    return Value(kib * unit, MEMINFO, line.strip())
                 files.malformed(MEMINFO, line, "a MemTotal line in kB")
                 break
     if files.is_host:

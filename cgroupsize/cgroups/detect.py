@@ -24,7 +24,7 @@ import posixpath
 
 from cgroupsize import host
 from cgroupsize.cgroups import mountinfo, proccgroup
-from cgroupsize.cgroups.files import Files, parse_cpu_list
+from cgroupsize.cgroups.files import Files, parse_cpu_list, parse_uint
 from cgroupsize.limits import (
     APPROXIMATE_PATH,
     CPU_QUOTA_COVERS_MACHINE,
@@ -62,9 +62,16 @@ class Location:
     def chain(self):
         """Directories from ours up to and including the mount point."""
         d = self.dir
-        while d != self.mount_point and d.startswith(self.mount_point + "/"):
+        # rstrip: with a mount point of "" or "/" (a malformed mountinfo line),
+        # ``mount_point + "/"`` used to be "/" or "//": the first never stops
+        # matching and dirname("/") is "/" -- an endless walk (issue 6).
+        prefix = self.mount_point.rstrip("/") + "/"
+        while d != self.mount_point and d.startswith(prefix):
             yield d
-            d = posixpath.dirname(d)
+            parent = posixpath.dirname(d)
+            if parent == d:
+                break
+            d = parent
         yield self.mount_point
 
 
@@ -134,7 +141,7 @@ def _prefer(candidates):
     return candidates[0] if candidates else None
 
 
-def _map(files: Files, version: str, mount, path, controller: str) -> Location:
+def _map(files: Files, version: str, mount, path, controller: str) -> Location | None:
     rel = relative(path, mount.root) if path is not None else None
     if rel is None:
         files.notice(
@@ -145,6 +152,27 @@ def _map(files: Files, version: str, mount, path, controller: str) -> Location:
         )
         rel = "/"
     directory = mount.mount_point if rel == "/" else posixpath.join(mount.mount_point, rel.lstrip("/"))
+    # Issue 6: the directory can be gone by the time we read it (the process
+    # was moved and its old cgroup removed), or a mountinfo line can name a
+    # mount point the root does not have. Without this check every limit file
+    # is "missing", which reads as "no limit at this level" and the answer
+    # would be a confident "unlimited". Our own directory missing: read the
+    # mount point instead, as for a path outside the mount (JDK-8343191).
+    # The mount point missing too: this controller is unknown. (One stat in
+    # the usual case: our directory existing implies its mount point does.)
+    if directory != mount.mount_point:
+        if files.is_dir(directory):
+            return Location(version, mount.mount_point, directory)
+        files.notice(
+            APPROXIMATE_PATH,
+            f"{controller}: our cgroup directory {directory} does not exist (any more); "
+            f"read the mount point {mount.mount_point} instead, so the figure is approximate",
+        )
+        directory = mount.mount_point
+    if not files.is_dir(mount.mount_point):
+        files.notice(NO_CGROUP, f"{controller}: the {version} mount point {mount.mount_point} "
+                     "listed in mountinfo is not a readable directory")
+        return None
     return Location(version, mount.mount_point, directory)
 
 
@@ -175,12 +203,18 @@ def _memory(files: Files, limits: Limits, loc) -> None:
         return
     limits.memory_version = loc.version
     memsw = Value()  # v1 only: memory+swap limit
+    seen = []  # (file, read and parsed cleanly?) for every level of the walk
     if loc.version == "v2":
-        hard = _tightest(files, loc, "memory.max", _size)
+        hard = _tightest(files, loc, "memory.max", _limit_size, seen)
         limits.memory_high = _tightest(files, loc, "memory.high", _size)
         limits.swap = _tightest(files, loc, "memory.swap.max", _size)
     else:
-        hard = _tightest(files, loc, "memory.limit_in_bytes", _v1_size)
+        hard = _tightest(files, loc, "memory.limit_in_bytes", _v1_size, seen)
+        if not seen:
+            # Every v1 memory cgroup has memory.limit_in_bytes: none on the
+            # whole walk means we are not looking at a memory cgroup.
+            files.notice(NO_CGROUP, f"memory: no memory.limit_in_bytes in {loc.dir} or above it: "
+                         "memory limit unknown")
         memsw = _tightest(files, loc, "memory.memsw.limit_in_bytes", _v1_size)
         if files.read_line(posixpath.join(loc.dir, "memory.use_hierarchy")) == "1":
             stat = posixpath.join(loc.dir, "memory.stat")
@@ -195,12 +229,20 @@ def _memory(files: Files, limits: Limits, loc) -> None:
             f"({host_mem}): treated as no limit",
         )
         hard = Value(None, hard.source, hard.raw)
+        limits.memory_state = UNLIMITED
+    elif hard.value is not None:
+        limits.memory_state = LIMITED
+    elif (loc.version == "v1" and not seen) or not all(ok for _, ok in seen):
+        # Issue 6 / principle 3: a level we could not read or parse may hold
+        # the limit, so "no limit" would be a guess. The notice is already there.
+        limits.memory_state = UNKNOWN
+    else:
+        limits.memory_state = UNLIMITED
     limits.memory = hard
     if memsw.value is not None and hard.value is not None:
         # v1 counts memory+swap together; swap is what memsw allows beyond the
         # (kept) memory limit, so it is computed after a covering limit is dropped.
         limits.swap = Value(max(0, memsw.value - hard.value), memsw.source, memsw.raw)
-    limits.memory_state = LIMITED if hard.value is not None else UNLIMITED
 
     # Diagnostics come from the level that sets the limit (else our own).
     where = posixpath.dirname(hard.source) if hard.value is not None and hard.source.endswith(
@@ -220,10 +262,24 @@ def _size(files, inside, text):
     """v2 size: bytes, or ``max`` (no limit)."""
     if text == "max":
         return None
-    if text.isdigit():
-        return int(text)
+    n = parse_uint(text)
+    if n is not None:
+        return n
     files.malformed(inside, text, "a byte count or 'max'")
     return None
+
+
+def _limit_size(files, inside, text):
+    """v2 ``memory.max``: as :func:`_size`, but 0 is refused like v1's 0 (a limit is positive).
+
+    ``memory.swap.max`` 0 (no swap) is common and meaningful; a ``memory.max``
+    of 0 would leave nothing to run in and would size a runtime to 0 bytes.
+    """
+    n = _size(files, inside, text)
+    if n == 0:
+        files.malformed(inside, text, "a positive byte count or 'max'")
+        return None
+    return n
 
 
 def _v1_size(files, inside, text):
@@ -235,22 +291,32 @@ def _v1_value(files, inside, text) -> Value:
     """v1 byte count; the LONG_MAX-per-page-size sentinel means no limit."""
     if text is None:
         return Value()
-    if not text.isdigit() or int(text) == 0:
+    n = parse_uint(text)
+    if not n:
         files.malformed(inside, text, "a positive byte count")
         return Value()
-    n = int(text)
     return Value(None if n >= V1_UNLIMITED else n, inside, text)
 
 
-def _tightest(files: Files, loc: Location, name: str, parse) -> Value:
-    """Smallest finite value of ``name`` over the walk; its file is the source."""
+def _tightest(files: Files, loc: Location, name: str, parse, seen=None) -> Value:
+    """Smallest finite value of ``name`` over the walk; its file is the source.
+
+    ``seen``, if given, collects ``(file, ok)`` for every level whose file is
+    there, ``ok`` False when reading or parsing it added a notice: the caller
+    tells "no limit" from "could not tell" with it (DESIGN.md principle 3).
+    """
     best = Value()
     for d in loc.chain():
         inside = posixpath.join(d, name)
+        before = len(files.notices)
         text = files.read_line(inside)
         if text is None:
+            if seen is not None and len(files.notices) > before:
+                seen.append((inside, False))  # there but unreadable
             continue
         value = parse(files, inside, text)
+        if seen is not None:
+            seen.append((inside, len(files.notices) == before))
         if value is not None and (best.value is None or value < best.value):
             best = Value(value, inside, text)
     return best
@@ -272,13 +338,17 @@ def _cpu(files: Files, limits: Limits, loc) -> None:
     limits.cpu_version = loc.version
     best = Value()
     period = Value()
+    before = len(files.notices)
     for d in loc.chain():
         quota, per = (_cpu_max if loc.version == "v2" else _cfs)(files, d)
         if quota.value is not None and (best.value is None or quota.value < best.value):
             best, period = quota, per
     limits.cpu_quota = best
     limits.cpu_period = period
-    limits.cpu_state = LIMITED if best.value is not None else UNLIMITED
+    # A level that could not be read or parsed (it added a notice) may hold
+    # the quota: without a quota elsewhere, that is "unknown", not "unlimited".
+    doubt = len(files.notices) > before
+    limits.cpu_state = LIMITED if best.value is not None else UNKNOWN if doubt else UNLIMITED
     host_cpus = limits.host_cpus.value
     if best.value is not None and host_cpus and best.value >= host_cpus:
         files.notice(
@@ -289,14 +359,15 @@ def _cpu(files: Files, limits: Limits, loc) -> None:
     limits.cpu_weight = _int_file(files, loc.dir, weight_file)
     stat = posixpath.join(posixpath.dirname(best.source) if best.source else loc.dir, "cpu.stat")
     fields = _flat_keyed(files.read(stat))
-    if "nr_throttled" in fields and fields["nr_throttled"].isdigit():
-        limits.throttled = Value(int(fields["nr_throttled"]), stat)
-    usec = fields.get("throttled_usec")
-    nsec = fields.get("throttled_time")  # v1 reports nanoseconds
-    if usec is not None and usec.isdigit():
-        limits.throttled_usec = Value(int(usec), stat)
-    elif nsec is not None and nsec.isdigit():
-        limits.throttled_usec = Value(int(nsec) // 1000, stat)
+    throttled = parse_uint(fields.get("nr_throttled"))
+    if throttled is not None:
+        limits.throttled = Value(throttled, stat)
+    usec = parse_uint(fields.get("throttled_usec"))
+    nsec = parse_uint(fields.get("throttled_time"))  # v1 reports nanoseconds
+    if usec is not None:
+        limits.throttled_usec = Value(usec, stat)
+    elif nsec is not None:
+        limits.throttled_usec = Value(nsec // 1000, stat)
 
 
 def _cpu_max(files: Files, d: str):
@@ -306,14 +377,15 @@ def _cpu_max(files: Files, d: str):
     if text is None:
         return Value(), Value()
     fields = text.split()
-    if len(fields) == 1 and fields[0].isdigit():
+    if len(fields) == 1 and parse_uint(fields[0]) is not None:
         fields.append(str(DEFAULT_PERIOD))  # automaxprocs "only-max" fixture
-    if len(fields) != 2 or not (fields[0] == "max" or fields[0].isdigit()) or not fields[1].isdigit():
+    quota = parse_uint(fields[0]) if len(fields) == 2 else None
+    per = parse_uint(fields[1]) if len(fields) == 2 else None
+    if per is None or (quota is None and fields[0] != "max"):
         files.malformed(inside, text, "'$MAX $PERIOD' (loky#479)")
         return Value(), Value()
     if fields[0] == "max":
-        return Value(), Value(int(fields[1]), inside)
-    quota, per = int(fields[0]), int(fields[1])
+        return Value(), Value(per, inside)
     if quota <= 0 or per <= 0:
         files.malformed(inside, text, "a positive quota and period (automaxprocs d064ede)")
         return Value(), Value()
@@ -326,19 +398,20 @@ def _cfs(files: Files, d: str):
     q_text = files.read_line(q_inside)
     if q_text is None:
         return Value(), Value()
-    try:
-        quota = int(q_text)
-    except ValueError:
+    # A signed whole number, -1 for no quota. Not int(): it takes "1_000",
+    # "+5" and Unicode digits, and raises past 4300 digits (issue 6).
+    quota = parse_uint(q_text[1:] if q_text.startswith("-") else q_text)
+    if quota is None:
         files.malformed(q_inside, q_text, "a whole number of microseconds")
         return Value(), Value()
-    if quota <= 0:  # -1: no quota (concurrent-ruby#1060)
+    if quota == 0 or q_text.startswith("-"):  # -1: no quota (concurrent-ruby#1060)
         return Value(), Value()
     p_inside = posixpath.join(d, "cpu.cfs_period_us")
     p_text = files.read_line(p_inside)
-    if p_text is None or not p_text.isdigit() or int(p_text) == 0:
+    per = parse_uint(p_text)
+    if not per:
         files.malformed(p_inside, p_text or "", "a positive period in microseconds")
         return Value(), Value()
-    per = int(p_text)
     return Value(quota / per, q_inside, f"{q_text} / {p_text}"), Value(per, p_inside)
 
 
@@ -366,9 +439,8 @@ def _cpuset(files: Files, limits: Limits, loc) -> None:
 def _int_file(files: Files, d: str, name: str) -> Value:
     inside = posixpath.join(d, name)
     text = files.read_line(inside)
-    if text is None or not text.isdigit():
-        return Value()
-    return Value(int(text), inside, text)
+    n = parse_uint(text)
+    return Value() if n is None else Value(n, inside, text)
 
 
 def _flat_keyed(text) -> dict:
@@ -383,6 +455,5 @@ def _flat_keyed(text) -> dict:
 
 def _keyed_value(files: Files, inside: str, key: str) -> Value:
     value = _flat_keyed(files.read(inside)).get(key)
-    if value is None or not value.isdigit():
-        return Value()
-    return Value(int(value), inside, value)
+    n = parse_uint(value)
+    return Value() if n is None else Value(n, inside, value)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
+import stat
 
 from cgroupsize.limits import MALFORMED, UNREADABLE
 
@@ -19,6 +21,14 @@ MAX_READ = 32 << 20
 # "No such file" in all its shapes: the file, or a directory on its path, is
 # missing or is not a directory (a fixture or a kernel without the controller).
 _ABSENT = (errno.ENOENT, errno.ENOTDIR)
+
+# Issue 6: O_NONBLOCK so that opening a FIFO placed where a file should be
+# (a fixture, a hostile bind mount) cannot hang the entrypoint waiting for a
+# writer; the fstat that follows then refuses anything that is not a regular
+# file (FIFO, device, directory). Every file we read in /proc, /sys and the
+# cgroupfs is S_IFREG, and O_NONBLOCK changes nothing for regular files.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 1 << 16
 
 
 class Files:
@@ -32,22 +42,61 @@ class Files:
         self.notices = notices if notices is not None else []
 
     def path(self, inside: str) -> str:
-        """The real path of ``inside`` (an absolute path as seen inside the root)."""
-        return inside if self.is_host else self.root + "/" + inside.lstrip("/")
+        """The real path of ``inside`` (an absolute path as seen inside the root).
+
+        ``..`` is resolved lexically first, as if ``inside`` started at ``/``:
+        a mount point such as ``/../../sys/fs/cgroup`` in a fixture's mountinfo
+        must not climb out of the root and read the real machine (issue 6).
+        """
+        inside = posixpath.normpath("/" + inside.lstrip("/"))
+        return inside if self.is_host else self.root + inside
 
     def read(self, inside: str) -> str | None:
-        """Text of a file (undecodable bytes kept by surrogateescape), or None."""
+        """Text of a regular file (undecodable bytes kept by surrogateescape), or None.
+
+        Absent (ENOENT, ENOTDIR): None, silently. Anything else -- EACCES, EIO,
+        ELOOP, a directory, FIFO or device where a file should be: None and an
+        ``UNREADABLE`` notice. Never blocks, never raises.
+        """
         try:
-            with open(self.path(inside), "rb") as f:
-                data = f.read(MAX_READ)
+            fd = os.open(self.path(inside), _OPEN_FLAGS)
         except OSError as exc:
             if exc.errno not in _ABSENT:
                 self.notice(UNREADABLE, f"cannot read {inside}: {exc.strerror or exc}")
             return None
-        except ValueError:  # a NUL byte in a path taken from mountinfo
-            self.notice(MALFORMED, f"cannot open {inside!r}: the path contains a NUL byte")
+        except ValueError as exc:  # a NUL byte (or unencodable text) in a path taken from mountinfo
+            self.notice(MALFORMED, f"cannot open {_show(inside)}: {exc}")
             return None
-        return data.decode("utf-8", "surrogateescape")
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self.notice(UNREADABLE, f"cannot read {inside}: not a regular file")
+                return None
+            chunks = []
+            size = 0
+            while size < MAX_READ:
+                chunk = os.read(fd, min(_CHUNK, MAX_READ - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as exc:  # EIO and friends on read(2): the file went bad under us
+            self.notice(UNREADABLE, f"cannot read {inside}: {exc.strerror or exc}")
+            return None
+        finally:
+            os.close(fd)
+        return b"".join(chunks).decode("utf-8", "surrogateescape")
+
+    def is_dir(self, inside: str) -> bool:
+        """Whether ``inside`` is a directory; an error other than "absent" adds a notice."""
+        try:
+            return stat.S_ISDIR(os.stat(self.path(inside)).st_mode)
+        except OSError as exc:
+            if exc.errno not in _ABSENT:
+                self.notice(UNREADABLE, f"cannot look at {inside}: {exc.strerror or exc}")
+            return False
+        except ValueError as exc:
+            self.notice(MALFORMED, f"cannot look at {_show(inside)}: {exc}")
+            return False
 
     def read_line(self, inside: str) -> str | None:
         """First line of a file, stripped, or None."""
@@ -71,22 +120,48 @@ def _show(text: str, limit: int = 40) -> str:
     return repr(t.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace"))
 
 
+def parse_uint(text, max_digits: int = 20) -> int | None:
+    """A whole number written in ASCII digits (at most ``max_digits``), else None.
+
+    Not ``str.isdigit()`` + ``int()``: ``"²".isdigit()`` is True and ``int("²")``
+    raises; ``int()`` also takes ``"1_000"``, ``"+5"``, Arabic-Indic digits and,
+    past 4300 digits, raises (CPython's int_max_str_digits). The kernel writes
+    at most 20 digits (2**64 - 1); anything longer is not a kernel number.
+    """
+    if text and len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+# CPU numbers the kernel can have (NR_CPUS is at most 8192 on every
+# architecture today); bigger numbers, or more CPUs than that in one list
+# (``0-65535,0-65535,...`` repeated), are not a real list and would only cost
+# time and memory.
+MAX_CPUS = 1 << 16
+
+
 def parse_cpu_list(text: str) -> set | None:
     """CPUs in a kernel cpu list such as ``0-3,8,10-11`` (cpuset(7) "List format").
 
     None when the text is not a list; an empty list is an empty set.
     """
     cpus = set()
+    work = 0
     for part in text.strip().split(","):
         part = part.strip()
         if not part:
             continue
         lo, sep, hi = part.partition("-")
         hi, _, stride = hi.partition(":")  # "0-7:2" strides (cpuset(7))
-        if not lo.isdigit() or (sep and not hi.isdigit()) or (stride and not stride.isdigit()):
+        first = parse_uint(lo, 6)
+        last = parse_uint(hi, 6) if sep else first
+        step = parse_uint(stride, 6) if stride else 1
+        if first is None or last is None or step is None:
             return None
-        first, last = int(lo), int(hi) if sep else int(lo)
-        if last < first or last - first > 1 << 16:
+        if last < first or last >= MAX_CPUS:
             return None
-        cpus.update(range(first, last + 1, int(stride) if stride and int(stride) > 0 else 1))
+        work += last - first + 1
+        if work > MAX_CPUS * 16:
+            return None
+        cpus.update(range(first, last + 1, step or 1))
     return cpus
