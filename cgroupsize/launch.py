@@ -28,7 +28,7 @@ def error(message: str) -> None:
     try:
         sys.stderr.write(f"cgroupsize: {message}\n")
         sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: nothing more we can do
+    except (OSError, ValueError, AttributeError):  # stderr closed (or None): nothing more we can do
         pass
 
 
