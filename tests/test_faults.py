@@ -658,3 +658,59 @@ def test_non_utf8_cgroup_path_text_report(tmp_path):
                           env=dict(os.environ, PYTHONIOENCODING="utf-8", LC_ALL="C.UTF-8"))
     assert proc.returncode == 0, proc.stderr
     assert b"256 MiB" in proc.stdout and b"Traceback" not in proc.stderr
+
+
+# -- identification reads the user's files: FIFOs and pipes (cgroupsize/identify.py) ------------------
+#
+# These fail today, left failing on purpose: identify.py (not this change's to
+# edit) opens argv[0] and java @argfiles with a blocking open(), so a FIFO
+# hangs the entrypoint forever, and a pipe (``java @<(...)``) is read -- and
+# emptied -- before java gets to it. Recommended fix: the same rule as
+# Files.read, O_NONBLOCK + fstat, regular files only.
+
+
+def _tool_env(extra=None):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.update(extra or {})
+    return env
+
+
+def test_fifo_as_the_command_does_not_hang(tmp_path):
+    fifo = tmp_path / "app"
+    os.mkfifo(fifo)
+    try:
+        proc = subprocess.run(TOOL + ["--", str(fifo)], capture_output=True, text=True, timeout=10,
+                              env=_tool_env())
+    except subprocess.TimeoutExpired:
+        pytest.fail("cgroupsize -- <a FIFO> hung: identify.py opened it with a blocking open()")
+    assert proc.returncode == 126, proc.stderr
+
+
+def test_fifo_java_argfile_does_not_hang(tmp_path):
+    fifo = tmp_path / "args"
+    os.mkfifo(fifo)
+    try:
+        proc = subprocess.run(TOOL + ["--dry-run", "--", "java", f"@{fifo}", "-jar", "app.jar"], capture_output=True,
+                              text=True, timeout=10, env=_tool_env())
+    except subprocess.TimeoutExpired:
+        pytest.fail("cgroupsize -- java @<a FIFO> hung: identify.read_text opened it with a blocking open()")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_java_argfile_pipe_is_left_for_java(tmp_path):
+    """``cgroupsize -- java @<(echo -Dx=1)``: the JVM must still find its arguments in the pipe."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    java = bindir / "java"
+    java.write_text('#!/bin/sh\nfor a; do last=$a; done\ncat "${last#@}"\n')  # prints the argfile it was given
+    java.chmod(0o755)
+    r, w = os.pipe()
+    os.write(w, b"-Dfrom.argfile=1\n")
+    os.close(w)
+    try:
+        proc = subprocess.run(TOOL + ["--", "java", f"@/dev/fd/{r}"], capture_output=True, text=True, timeout=20,
+                              pass_fds=(r,), env=_tool_env({"PATH": f"{bindir}:{os.environ['PATH']}"}))
+    finally:
+        os.close(r)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "-Dfrom.argfile=1\n", "the argfile pipe was read (emptied) before java ran"

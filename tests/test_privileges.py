@@ -173,6 +173,43 @@ def test_writes_nothing(tmp_path):
         shutil.rmtree(top)
 
 
+# -- no network, no helper process ----------------------------------------------------------------
+
+
+def _strace_reason():
+    if shutil.which("strace") is None:
+        return "needs strace(1)"
+    proc = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "true"], capture_output=True)
+    return None if proc.returncode == 0 else f"strace cannot trace here: {proc.stderr.decode(errors='replace')}"
+
+
+STRACE_SKIP = _strace_reason()
+
+
+@pytest.mark.skipif(STRACE_SKIP is not None, reason=STRACE_SKIP or "")
+@pytest.mark.parametrize("args", [
+    ["--", "true"],
+    ["--print"],
+    ["--print", "--json"],
+    ["-vv", "--", "true"],
+    ["--dry-run", "--", "java", "-jar", "app.jar"],
+    ["--dry-run", "--json", "--", "node", "server.js"],
+    ["--dry-run", "--", "python3", "app.py"],
+], ids=lambda a: " ".join(a))
+def test_never_opens_the_network_nor_spawns(args, tmp_path):
+    """Traced system calls: no socket of any kind, no fork/clone; one execve (the command's) at most."""
+    trace = tmp_path / "trace"
+    proc = subprocess.run(["strace", "-f", "-qq", "-o", str(trace),
+                           "-e", "trace=%network,fork,vfork,clone,clone3,execve"] + TOOL + args,
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr
+    calls = [line for line in trace.read_text().splitlines() if "--- SIG" not in line and "+++" not in line]
+    execs = [c for c in calls if "execve(" in c]
+    others = [c for c in calls if "execve(" not in c]
+    assert others == [], others
+    assert len(execs) <= 2, execs  # python itself, then the command
+
+
 # -- exit status: the command's, including 128 + signal ------------------------------------------
 
 
