@@ -111,6 +111,55 @@ def parse_text(text: str) -> str:
     return text.strip()
 
 
+def parse_fraction(text: str) -> float:
+    """A fraction in [0, 1), or a percentage like ``5%`` (headroom: 0 is allowed)."""
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise ValueError("a fraction in [0, 1) such as 0.05, or a percentage such as 5%") from None
+    if not 0 <= value < 1:
+        raise ValueError("a fraction in [0, 1) such as 0.05, or a percentage such as 5%")
+    return value
+
+
+MODES = ("auto", "always", "off")
+
+
+def parse_mode(text: str) -> str:
+    """``auto`` (also 1/true/yes/on), ``always``, or ``off`` (also 0/false/no)."""
+    t = text.strip().lower()
+    if t in MODES:
+        return t
+    if t in _TRUE:
+        return "auto"
+    if t in _FALSE:
+        return "off"
+    raise ValueError("one of auto, always, off (or 1/0)")
+
+
+def parse_list(text: str) -> frozenset:
+    """Names separated by commas or spaces, normalised by :func:`knob_key`."""
+    names = frozenset(knob_key(n) for n in re.split(r"[\s,]+", text) if n.strip())
+    if "" in names:
+        raise ValueError("flag or variable names separated by commas, such as ActiveProcessorCount,MALLOC_ARENA_MAX")
+    return names
+
+
+def knob_key(name: str) -> str:
+    """``-XX:ActiveProcessorCount=2``, ``ActiveProcessorCount`` -> ``activeprocessorcount``.
+
+    The one spelling every flag and variable the tool adds is compared in,
+    for ``CGROUPSIZE_SKIP``: case, leading dashes, ``-XX:``, ``+``/``-`` and
+    any ``=value`` are dropped; underscores and dashes are the same.
+    """
+    key = name.strip().lower().split("=", 1)[0]
+    key = key.lstrip("-")
+    if key.startswith("xx:"):
+        key = key[3:].lstrip("+-")
+    return key.replace("_", "-")
+
+
 _PARSERS = {
     "bool": parse_bool,
     "size": parse_size,
@@ -120,6 +169,9 @@ _PARSERS = {
     "int": parse_positive,
     "choice": parse_text,
     "text": parse_text,
+    "fraction": parse_fraction,
+    "mode": parse_mode,
+    "list": parse_list,
 }
 
 
@@ -174,6 +226,36 @@ SETTINGS = (
             "(2, 1.5 or 1500m).", option="--cpu-limit"),
     Setting("export", "bool", True, "Export the detected figures as CONTAINER_MEMORY_LIMIT, "
             "CONTAINER_CPU_LIMIT and CONTAINER_CPU_COUNT for the application."),
+    Setting("skip", "list", frozenset(), "Flags and variables never to add, separated by commas "
+            "(e.g. ActiveProcessorCount,MALLOC_ARENA_MAX): the off switch for any single knob.",
+            option="--skip"),
+    # -- per runtime: an off switch first, then the few figures worth tuning -----
+    Setting("jvm", "bool", True, "Size the JVM: -Xmx from a non-heap budget, bounded metaspace, code "
+            "cache and direct memory, -XX:ActiveProcessorCount, SerialGC where the JVM would choose it."),
+    Setting("jvm_threads", "int", None, "Threads the JVM stack budget allows for (default: the limit "
+            "/ 16Mi, from 16 to 250; Tomcat's 200 workers want 250)."),
+    Setting("jvm_headroom", "fraction", 0.05, "Share of the memory limit the JVM plan leaves unused "
+            "for native memory nobody bounds (default 0.05, i.e. 5%)."),
+    Setting("node", "bool", True, "Size Node.js: --max-old-space-size and --max-semi-space-size so "
+            "the heap and Node's other memory fit the limit."),
+    Setting("node_heap_ratio", "ratio", 0.8, "Share of the memory limit for Node's old space "
+            "(default 0.8; the young generation and 40Mi for Node itself always stay outside it)."),
+    Setting("python", "bool", True, "Size Python: PYTHON_CPU_COUNT, numeric thread pools (OMP_NUM_THREADS, "
+            "OPENBLAS_NUM_THREADS, ...), MALLOC_ARENA_MAX, WEB_CONCURRENCY for gunicorn/uvicorn."),
+    Setting("ruby", "bool", True, "Size Ruby: MALLOC_ARENA_MAX (unless jemalloc is preloaded), "
+            "WEB_CONCURRENCY for puma/unicorn."),
+    Setting("workers", "mode", "auto", "WEB_CONCURRENCY for Python and Ruby: auto (only for the servers "
+            "gunicorn, uvicorn, puma, unicorn), always (any Python or Ruby program), off."),
+    Setting("worker_memory", "size", None, "Memory per worker process when computing WEB_CONCURRENCY "
+            "(default 256Mi for Python, 384Mi for Ruby)."),
+    Setting("go", "mode", "auto", "Size Go: GOMEMLIMIT; GOMAXPROCS when the binary does not follow the "
+            "quota itself (auto), even when it does (always), or nothing (off)."),
+    Setting("go_memlimit_ratio", "ratio", None, "GOMEMLIMIT as a share of the memory limit "
+            "(default 0.9, or 0.8 below 64Mi)."),
+    Setting("dotnet", "mode", "auto", "Size .NET: DOTNET_GCHeapHardLimit and DOTNET_PROCESSOR_COUNT where "
+            "the runtime would miss the limit (auto), whenever there is one (always), or never (off)."),
+    Setting("dotnet_heap_ratio", "ratio", 0.75, "DOTNET_GCHeapHardLimit as a share of the memory limit "
+            "(default 0.75, the runtime's own container default)."),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
