@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
+try:  # the C module: "import signal" pulls in enum (~5 ms) for nothing we need
+    import _signal as signal
+except ImportError:  # pragma: no cover - other interpreters
+    import signal
 import sys
 
 NOT_FOUND = 127  # POSIX shell and tini: command not found

@@ -8,9 +8,6 @@ Accounts for: several optional fields (automemlimit#26), hyphens in paths
 """
 from __future__ import annotations
 
-import re
-
-_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 class Mount:
@@ -27,10 +24,25 @@ class Mount:
 
 
 def unescape(field: str) -> str:
-    """Decode the kernel's 3-digit octal escapes (``\\040`` space, ``\\011`` tab, ...)."""
+    """Decode the kernel's 3-digit octal escapes (``\\040`` space, ``\\011`` tab, ...).
+
+    A loop, not a regex: ``re`` (and the ``enum`` it imports) would cost more
+    than the rest of the entrypoint path together (issue 5).
+    """
     if "\\" not in field:
         return field
-    return _ESCAPE.sub(lambda m: _char(int(m.group(1), 8)), field)
+    out = []
+    i, n = 0, len(field)
+    while i < n:
+        c = field[i]
+        code = field[i + 1:i + 4]
+        if c == "\\" and len(code) == 3 and all("0" <= d <= "7" for d in code):
+            out.append(_char(int(code, 8)))
+            i += 4
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _char(n: int) -> str:
