@@ -54,7 +54,7 @@ def run(command, env, options=None, root="/", dry_run=False, as_json=False) -> i
     if dry_run:
         from cgroupsize import report
 
-        sys.stdout.write(report.to_json(plan.to_dict(limits)) if as_json else report.plan_text(plan, limits))
+        _out(report.to_json(plan.to_dict(limits)) if as_json else report.plan_text(plan, limits))
         return 0
     _say(plan, limits, settings["verbose"])
     return launch.exec_command(plan.argv, plan.env)
@@ -240,5 +240,14 @@ def print_limits(root, env, options, as_json) -> int:
         return launch.USAGE
     settings["strict"] = False
     limits = detect(root, settings)
-    sys.stdout.write(report.to_json(limits.to_dict()) if as_json else report.limits_text(limits))
+    _out(report.to_json(limits.to_dict()) if as_json else report.limits_text(limits))
     return 0
+
+
+def _out(text: str) -> None:
+    """Write a report to stdout; paths that are not UTF-8 print escaped, never crash."""
+    try:
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):  # replaced or detached stdout
+        pass
+    sys.stdout.write(text)
