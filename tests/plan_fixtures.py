@@ -75,3 +75,80 @@ def plan(argv, env=None, lim=None, **settings):
 def text(p) -> str:
     """Everything a plan says about itself (for "never quotes the user" checks)."""
     return "\n".join(p.notes + p.warnings + p.problems)
+
+
+# -- a synthetic Go binary: an ELF file with a .go.buildinfo section ----------------------------
+
+GO_INFO_START = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"  # cmd/go/internal/modload
+GO_INFO_END = b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
+
+
+def _uvarint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def go_buildinfo_blob(version="go1.24.3", modinfo="path\texample.com/app\nmod\texample.com/app\t(devel)\t\n",
+                      old=False):
+    """The contents of ``.go.buildinfo`` as Go 1.18+ writes it (``old``: the pre-1.18 pointer form)."""
+    head = b"\xff Go buildinf:" + bytes([8, 0 if old else 2])
+    head += b"\0" * (32 - len(head))
+    if old:
+        return head + b"\0" * 32
+    mod = GO_INFO_START + modinfo.encode() + GO_INFO_END
+    return head + _uvarint(len(version)) + version.encode() + _uvarint(len(mod)) + mod
+
+
+def make_elf(path, blob=None, bits=64, order="little", sections=True, pad=0, name=b".go.buildinfo"):
+    """Write an ELF executable holding ``blob`` in a section called ``name`` (or none: a C binary).
+
+    ``sections=False`` leaves out the section headers (as ``sstrip`` does): the blob then sits at
+    the start of a writable PT_LOAD segment. ``pad`` bytes of hole go before the section headers,
+    as a large binary's text would (a sparse file).
+    """
+    import struct
+
+    e = "<" if order == "little" else ">"
+    is64 = bits == 64
+    ehsize, phentsize, shentsize = (64, 56, 64) if is64 else (52, 32, 40)
+    blob = blob if blob is not None else b"\x90" * 64  # some "code"
+    shstrtab = b"\0" + name + b"\0.shstrtab\0"
+    phoff = ehsize
+    data_off = 0x100
+    str_off = data_off + len(blob)
+    shoff = (str_off + len(shstrtab) + 15) // 16 * 16 + pad
+    shnum = 3 if sections else 0
+    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1 if order == "little" else 2, 1, 0]) + b"\0" * 8
+    if is64:
+        ehdr = ident + struct.pack(e + "HHIQQQIHHHHHH", 2, 62, 1, 0x401000, phoff, shoff if sections else 0, 0,
+                                   ehsize, phentsize, 1, shentsize, shnum, 2 if sections else 0)
+        phdr = struct.pack(e + "IIQQQQQQ", 1, 6, data_off, 0x500000, 0x500000, len(blob), len(blob), 0x1000)
+    else:
+        ehdr = ident + struct.pack(e + "HHIIIIIHHHHHH", 2, 3, 1, 0x8049000, phoff, shoff if sections else 0, 0,
+                                   ehsize, phentsize, 1, shentsize, shnum, 2 if sections else 0)
+        phdr = struct.pack(e + "IIIIIIII", 1, data_off, 0x500000, 0x500000, len(blob), len(blob), 6, 0x1000)
+
+    def shdr(name_off, type_, off, size):
+        if is64:
+            return struct.pack(e + "IIQQQQIIQQ", name_off, type_, 3, 0, off, size, 0, 0, 16, 0)
+        return struct.pack(e + "IIIIIIIIII", name_off, type_, 3, 0, off, size, 0, 0, 16, 0)
+
+    with open(path, "wb") as f:
+        f.write(ehdr + phdr)
+        f.seek(data_off)
+        f.write(blob)
+        f.write(shstrtab)
+        if sections:
+            f.seek(shoff)
+            f.write(b"\0" * shentsize)
+            f.write(shdr(1, 1, data_off, len(blob)))
+            f.write(shdr(1 + len(name) + 1, 3, str_off, len(shstrtab)))
+    import os
+
+    os.chmod(path, 0o755)
+    return path

@@ -1,0 +1,169 @@
+"""Python plans: workers, thread pools, CPU count, malloc arenas over fixture limits."""
+from __future__ import annotations
+
+import pytest
+
+from plan_fixtures import FIXTURES, GiB, MiB, limits, plan
+
+THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+           "BLIS_NUM_THREADS")
+
+
+def ours(p):
+    return {k: v for k, v in p.added.items() if not k.startswith("CONTAINER_")}
+
+
+def threads(n):
+    return {name: str(n) for name in THREADS}
+
+
+@pytest.mark.parametrize(
+    "argv, fixture, expected",
+    [
+        # a plain program: CPU figures and arenas, no workers
+        (["python3", "app.py"], "small", {**threads(1), "PYTHON_CPU_COUNT": "1", "LOKY_MAX_CPU_COUNT": "1",
+                                          "MALLOC_ARENA_MAX": "2"}),
+        (["python3", "app.py"], "medium", {**threads(2), "PYTHON_CPU_COUNT": "2", "LOKY_MAX_CPU_COUNT": "2",
+                                           "MALLOC_ARENA_MAX": "2"}),
+        (["python3", "app.py"], "large", {**threads(8), "PYTHON_CPU_COUNT": "8", "LOKY_MAX_CPU_COUNT": "8",
+                                          "MALLOC_ARENA_MAX": "2"}),
+        (["python3", "app.py"], "none", {}),
+        # gunicorn: min(2 x CPUs + 1, limit / 256Mi); threads shared among the workers
+        (["gunicorn", "app:app"], "small", {"WEB_CONCURRENCY": "1", **threads(1), "PYTHON_CPU_COUNT": "1",
+                                            "LOKY_MAX_CPU_COUNT": "1", "MALLOC_ARENA_MAX": "2"}),
+        (["gunicorn", "app:app"], "medium", {"WEB_CONCURRENCY": "4", **threads(1), "PYTHON_CPU_COUNT": "2",
+                                             "LOKY_MAX_CPU_COUNT": "2", "MALLOC_ARENA_MAX": "2"}),
+        (["gunicorn", "app:app"], "large", {"WEB_CONCURRENCY": "17", **threads(1), "PYTHON_CPU_COUNT": "8",
+                                            "LOKY_MAX_CPU_COUNT": "8", "MALLOC_ARENA_MAX": "2"}),
+        (["gunicorn", "app:app"], "none", {}),
+        # uvicorn: one worker per CPU
+        (["uvicorn", "app:app"], "large", {"WEB_CONCURRENCY": "8", **threads(1), "PYTHON_CPU_COUNT": "8",
+                                           "LOKY_MAX_CPU_COUNT": "8", "MALLOC_ARENA_MAX": "2"}),
+        (["python3", "-m", "uvicorn", "app:app"], "medium",
+         {"WEB_CONCURRENCY": "2", **threads(1), "PYTHON_CPU_COUNT": "2", "LOKY_MAX_CPU_COUNT": "2",
+          "MALLOC_ARENA_MAX": "2"}),
+    ],
+)
+def test_plan_per_fixture(argv, fixture, expected):
+    p = plan(argv, lim=limits(**FIXTURES[fixture]))
+    assert p.runtime == "python"
+    assert ours(p) == expected
+    assert p.argv == argv and p.flags == []
+
+
+def test_gunicorn_memory_bound():
+    # 8 CPUs would allow 17 workers; 1Gi holds 4 of 256Mi
+    p = plan(["gunicorn", "app:app"], lim=limits(mem=1 * GiB, cpus=8))
+    assert p.added["WEB_CONCURRENCY"] == "4" and p.workers == 4
+    assert p.added["OMP_NUM_THREADS"] == "2"  # 8 CPUs / 4 workers
+    note = [n for n in p.notes if n.startswith("WEB_CONCURRENCY")][0]
+    assert "2 x 8 CPUs + 1 = 17" in note and "1Gi limit" in note and "256Mi per worker = 4" in note
+
+
+def test_memory_limit_without_cpu_limit():
+    p = plan(["gunicorn", "app:app"], lim=limits(mem=512 * MiB))
+    assert p.added["WEB_CONCURRENCY"] == "2"  # memory binds: 16 host CPUs would give 33
+    assert p.added["OMP_NUM_THREADS"] == "8"  # 16 CPUs / 2 workers
+    assert "PYTHON_CPU_COUNT" not in p.added  # no CPU bound: os.cpu_count() is right already
+
+
+def test_cpu_limit_without_memory_limit():
+    p = plan(["gunicorn", "app:app"], lim=limits(cpus=2))
+    assert p.added["WEB_CONCURRENCY"] == "5"
+    assert "MALLOC_ARENA_MAX" not in p.added  # nothing memory-related without a memory limit
+
+
+def test_cpuset_counts_as_a_bound():
+    p = plan(["python3", "train.py"], lim=limits(cpuset=4))
+    assert p.added["OMP_NUM_THREADS"] == "4" and p.added["PYTHON_CPU_COUNT"] == "4"
+
+
+def test_fractional_quota_rounds_threads_down_and_count_up():
+    p = plan(["python3", "app.py"], lim=limits(mem=1 * GiB, cpus=2.5))
+    assert p.added["OMP_NUM_THREADS"] == "2" and p.added["PYTHON_CPU_COUNT"] == "3"
+
+
+@pytest.mark.parametrize(
+    "argv, env, kept",
+    [
+        (["gunicorn", "app:app"], {"WEB_CONCURRENCY": "9"}, "WEB_CONCURRENCY"),
+        (["python3", "app.py"], {"OMP_NUM_THREADS": "3"}, "OMP_NUM_THREADS"),
+        (["python3", "app.py"], {"MKL_NUM_THREADS": "3"}, "MKL_NUM_THREADS"),
+        (["python3", "app.py"], {"PYTHON_CPU_COUNT": "7"}, "PYTHON_CPU_COUNT"),
+        (["python3", "app.py"], {"MALLOC_ARENA_MAX": "4"}, "MALLOC_ARENA_MAX"),
+        (["python3", "app.py"], {"LOKY_MAX_CPU_COUNT": "1"}, "LOKY_MAX_CPU_COUNT"),
+    ],
+)
+def test_user_variables_win(argv, env, kept):
+    p = plan(argv, env)
+    assert kept not in p.added and p.env[kept] == env[kept]
+    assert f"left {kept} alone: set by the user" in p.notes
+    assert env[kept] not in " ".join(n for n in p.notes if kept in n)
+
+
+def test_users_web_concurrency_divides_the_threads():
+    p = plan(["gunicorn", "app:app"], {"WEB_CONCURRENCY": "2"}, lim=limits(mem=4 * GiB, cpus=8))
+    assert p.workers == 2 and p.added["OMP_NUM_THREADS"] == "4"
+
+
+@pytest.mark.parametrize(
+    "argv, env",
+    [
+        (["gunicorn", "-w", "3", "app:app"], {}),
+        (["gunicorn", "--workers=3", "app:app"], {}),
+        (["gunicorn", "-w3", "app:app"], {}),
+        (["python3", "-m", "gunicorn", "--workers", "3", "app:app"], {}),
+        (["gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "--bind=:80 --workers=3"}),
+    ],
+)
+def test_workers_on_the_command_line(argv, env):
+    p = plan(argv, env, lim=limits(mem=4 * GiB, cpus=8))
+    assert "WEB_CONCURRENCY" not in p.added and p.workers == 3
+    assert p.added["OMP_NUM_THREADS"] == "2"  # 8 CPUs / 3 workers, rounded down
+
+
+def test_x_cpu_count_on_the_command_line():
+    p = plan(["python3", "-X", "cpu_count=4", "app.py"])
+    assert "PYTHON_CPU_COUNT" not in p.added
+    assert "left PYTHON_CPU_COUNT alone: -X cpu_count is on the command line" in p.notes
+    p = plan(["python3", "app.py", "-X", "cpu_count=4"])  # the script's argument
+    assert p.added["PYTHON_CPU_COUNT"] == "2"
+
+
+@pytest.mark.parametrize(
+    "env, why",
+    [
+        ({"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"}, "jemalloc is preloaded"),
+        ({"LD_PRELOAD": "libtcmalloc_minimal.so.4"}, "tcmalloc is preloaded"),
+        ({"GLIBC_TUNABLES": "glibc.malloc.arena_max=4"}, "GLIBC_TUNABLES"),
+    ],
+)
+def test_other_allocator_means_no_arena_max(env, why):
+    p = plan(["python3", "app.py"], env)
+    assert "MALLOC_ARENA_MAX" not in p.added
+    assert any(why in n for n in p.notes)
+
+
+def test_workers_setting():
+    assert "WEB_CONCURRENCY" not in plan(["gunicorn", "app:app"], workers="off").added
+    p = plan(["python3", "serve.py"], workers="always")
+    assert p.added["WEB_CONCURRENCY"] == "4"
+    p = plan(["gunicorn", "app:app"], worker_memory="128Mi")
+    assert p.added["WEB_CONCURRENCY"] == "5"
+
+
+def test_off_switch_and_skip():
+    p = plan(["gunicorn", "app:app"], python="0")
+    assert set(p.added) == {"CONTAINER_MEMORY_LIMIT", "CONTAINER_CPU_LIMIT", "CONTAINER_CPU_COUNT"}
+    p = plan(["python3", "app.py"], skip="MALLOC_ARENA_MAX,OMP_NUM_THREADS")
+    assert "MALLOC_ARENA_MAX" not in p.added and "OMP_NUM_THREADS" not in p.added
+    assert "MKL_NUM_THREADS" in p.added
+
+
+def test_scripts_with_a_python_shebang(tmp_path):
+    script = tmp_path / "celery"
+    script.write_text("#!/usr/local/bin/python3.12\nimport sys\n")
+    script.chmod(0o755)
+    p = plan(["celery", "worker"], {"PATH": str(tmp_path)})
+    assert p.runtime == "python" and "WEB_CONCURRENCY" not in p.added
+    assert p.added["OMP_NUM_THREADS"] == "2"
