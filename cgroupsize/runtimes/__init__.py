@@ -5,8 +5,6 @@ files are read here (``read_file`` is the one door, for java ``@argfiles``
 where the user's settings may live), nothing is executed, nothing printed.
 Only the module of the runtime being started is imported.
 """
-from __future__ import annotations
-
 MODULES = {
     "jvm": "jvm",
     "node": "node",

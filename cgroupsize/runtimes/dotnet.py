@@ -18,8 +18,6 @@ whenever there is a limit.
 * ``DOTNET_PROCESSOR_COUNT`` = our CPU count, in decimal (that one is parsed
   base 10: ``CLRConfig ParseIntegerAsBase10``), when the quota binds.
 """
-from __future__ import annotations
-
 from cgroupsize.plan import Plan
 from cgroupsize.runtimes.common import cpu_text, limit_text, seen_at_leaf, skipped, user_set
 

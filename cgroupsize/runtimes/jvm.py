@@ -62,10 +62,6 @@ follows belongs to the application), ``@argfiles``, ``-XX:VMOptionsFile``,
 ``JDK_JAVA_OPTIONS``, ``JAVA_TOOL_OPTIONS``, ``_JAVA_OPTIONS`` and, for
 scripts, ``JAVA_OPTS``; token by token, never by substring.
 """
-from __future__ import annotations
-
-import re
-
 from cgroupsize.plan import Plan
 from cgroupsize.runtimes.common import (KiB, MiB, cpu_text, fmt_size, limit_text, parse_jvm_size,
                                         skipped, split_argfile, split_options)
@@ -110,7 +106,6 @@ TOOL_OPTIONS_MAX = 1023  # JDK 8 drops a longer JAVA_TOOL_OPTIONS silently (argu
 _VALUE_OPTS = {"-cp", "-classpath", "--class-path", "-p", "--module-path", "--upgrade-module-path",
                "--add-modules", "--add-reads", "--add-exports", "--add-opens", "--limit-modules",
                "--patch-module", "--source", "--enable-native-access", "-d", "--describe-module"}
-_XX = re.compile(r"-XX:([+-]?)(\w+)(?:=(.*))?$", re.S)
 # -XX flag name -> (what it decides, unit of a bare number)
 _XX_KINDS = {
     "MaxHeapSize": ("heap", 1), "MaxRAMPercentage": ("heap", None), "MaxRAMFraction": ("heap", None),
@@ -159,10 +154,14 @@ def classify(token: str):
         return "xms", parse_jvm_size(token[4:])
     if token.startswith("-Xss"):
         return "stack", parse_jvm_size(token[4:])
-    m = _XX.match(token)
-    if not m:
+    if not token.startswith("-XX:"):
         return None
-    sign, name, value = m.groups()
+    body = token[4:]
+    sign = body[:1] if body[:1] in ("+", "-") else ""
+    name, eq, value = body[len(sign):].partition("=")
+    value = value if eq else None
+    if not name.replace("_", "").isalnum():
+        return None
     if name in _GC_NAMES:
         return ("gc", _GC_NAMES[name] if sign == "+" else None)
     if name == "AggressiveHeap":

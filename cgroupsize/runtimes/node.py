@@ -32,8 +32,6 @@ line before the script: ``--max-old-space-size`` (or ``_``),
 ``--max-old-space-size-percentage`` and ``--max-heap-size`` leave the heap
 alone, ``--max-semi-space-size`` the young generation.
 """
-from __future__ import annotations
-
 from cgroupsize.plan import Plan
 from cgroupsize.runtimes.common import MiB, fmt_size, limit_text, skipped, split_options
 

@@ -26,10 +26,6 @@ set it:
   arenas per *host* core; Heroku's default), unless another allocator is
   preloaded (jemalloc, tcmalloc, mimalloc) or ``GLIBC_TUNABLES`` sets it.
 """
-from __future__ import annotations
-
-import math
-
 from cgroupsize.plan import Plan
 from cgroupsize.runtimes.common import MiB, cpu_text, fmt_size, limit_text, skipped, user_set
 
@@ -136,7 +132,7 @@ def workers_plan(p, target, argv, limits, settings, default_memory, cpu_term=(2,
 def threads_plan(p, argv, limits, settings, workers: int) -> None:
     """Thread pools, PYTHON_CPU_COUNT, LOKY_MAX_CPU_COUNT."""
     host = limits.host_cpus.value
-    per_process = max(1, math.floor(cpus_float(limits) / workers + 1e-9))
+    per_process = max(1, int(cpus_float(limits) / workers + 1e-9))  # rounded down
     share = f" shared by {workers} workers" if workers > 1 else ""
     if (host is not None and per_process < host) or (host is None and (cpu_bounded(limits) or workers > 1)):
         why = (f"{round(cpus_float(limits), 3):g} CPUs{share}, rounded down ({cpu_text(limits)}); "
