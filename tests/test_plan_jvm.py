@@ -16,7 +16,7 @@ JAVA = ["java", "-jar", "app.jar"]
     [
         ("small", ["-XX:ActiveProcessorCount=1", "-XX:+UseSerialGC", "-Xmx124m", "-XX:MaxMetaspaceSize=44m",
                    "-XX:ReservedCodeCacheSize=11m", "-XX:MaxDirectMemorySize=11m"]),
-        ("medium", ["-XX:ActiveProcessorCount=2", "-XX:+UseSerialGC", "-Xmx551m", "-XX:MaxMetaspaceSize=160m",
+        ("medium", ["-XX:ActiveProcessorCount=2", "-XX:+UseSerialGC", "-Xmx550m", "-XX:MaxMetaspaceSize=160m",
                     "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m"]),
         ("large", ["-XX:ActiveProcessorCount=8", "-Xmx6396m", "-XX:MaxMetaspaceSize=256m",
                    "-XX:ReservedCodeCacheSize=240m", "-XX:MaxDirectMemorySize=256m"]),
@@ -109,7 +109,7 @@ def test_user_heap_wins(argv, env, where):
 )
 def test_application_arguments_are_not_the_users_jvm_settings(argv):
     p = plan(argv)
-    assert "-Xmx551m" in p.flags
+    assert "-Xmx550m" in p.flags
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_script_gets_java_tool_options_prepended():
     assert p.runtime == "jvm" and p.flags == []
     assert p.argv == ["./bin/start-server.sh", "--port", "80"]
     ours = p.prepended["JAVA_TOOL_OPTIONS"]
-    assert ours.startswith("-XX:ActiveProcessorCount=2 -XX:+UseSerialGC -Xmx551m")
+    assert ours.startswith("-XX:ActiveProcessorCount=2 -XX:+UseSerialGC -Xmx550m")
     assert p.env["JAVA_TOOL_OPTIONS"] == ours + " -Dfile.encoding=UTF-8"  # the user's last: theirs win
     assert p.added["JAVA_TOOL_OPTIONS"] == p.env["JAVA_TOOL_OPTIONS"]
 
@@ -230,7 +230,7 @@ def test_script_java_opts_count_as_the_users():
 
 def test_java_opts_is_not_read_by_java_itself():
     p = plan(JAVA, {"JAVA_OPTS": "-Xmx2g"})
-    assert "-Xmx551m" in p.flags
+    assert "-Xmx550m" in p.flags
 
 
 def test_long_java_tool_options_warns_for_jdk8():

@@ -95,6 +95,7 @@ GC_COST = {  # (fixed, share of heap)
 }
 HEAP_MIN_SHARE = 0.4  # below this share of the limit, shrink the regions
 HEAP_FLOOR = 8 * MiB
+HEAP_ALIGN_MIB = 2  # HotSpot rounds -Xmx up to its heap alignment (2Mi for Serial/Parallel): so -Xmx is exact
 # HotSpot's own heap for a limit (arguments.cpp set_heap_size): MinRAMPercentage 50 below
 # the default MaxHeapSize (ScaleForWordSize(96M) = 124.8M on 64-bit), else MaxRAMPercentage 25.
 HOTSPOT_MAX_HEAP_DEFAULT = 96 * MiB * 13 // 10
@@ -332,9 +333,9 @@ def _shrink(b: Budget) -> None:
     b.shrunk = lo
 
 
-def _m(n: int) -> str:
-    """Bytes as a HotSpot size in whole MiB (rounded down, at least 1m)."""
-    return f"{max(1, n // MiB)}m"
+def _m(n: int, align: int = 1) -> str:
+    """Bytes as a HotSpot size in whole MiB, rounded down to ``align`` MiB (at least that much)."""
+    return f"{max(align, n // MiB // align * align)}m"
 
 
 # -- the plan ----------------------------------------------------------------------
@@ -417,8 +418,9 @@ def _memory(p, flags, found, limits, settings, mine):
         p.warn(f"the initial heap set by the user in {found.where('xms')} is above the "
                f"{fmt_size(b.heap)} heap the {fmt_size(limit)} limit allows after non-heap memory")
     else:
-        flags.append(f"-Xmx{_m(b.heap)}")
-        p.note(f"-Xmx{_m(b.heap)}: {heap_note}")
+        heap = _m(b.heap, HEAP_ALIGN_MIB)
+        flags.append(f"-Xmx{heap}")
+        p.note(f"-Xmx{heap}: {heap_note}")
 
     if b.shrunk < 1.0:
         usual = ", ".join(f"{k} {fmt_size(v)}" for k, v in b.usual.items())
