@@ -29,10 +29,10 @@ def cpu_text(limits) -> str:
     source = limits.cpu_source
     noun = "CPU" if count == 1 else "CPUs"
     q = limits.cpu_quota
+    if q.value is not None and (source is None or source == q.source):
+        return f"{count} {noun} (quota {round(q.value, 3):g} in {q.source})"
     if source is None:
         return f"{count} {noun} (no CPU limit below the host's)"
-    if q.value is not None and source == q.source:
-        return f"{count} {noun} (quota {round(q.value, 3):g} in {source})"
     return f"{count} {noun} ({source})"
 
 

@@ -397,11 +397,15 @@ def _memory(p, flags, found, limits, settings, mine):
     elif gc_from == "user":
         p.note(f"left the garbage collector alone: chosen by the user in {found.where('gc')}")
 
-    heap_note = (f"heap = {limit_text(limits)} - {fmt_size(b.non_heap())} non-heap "
-                 f"(metaspace {fmt_size(b.metaspace)}, code cache {fmt_size(b.code)}, "
-                 f"{b.threads} threads x {fmt_size(b.stack)} stack, direct {fmt_size(b.direct)}, "
-                 f"JVM internals {fmt_size(b.internals)}, {gc} GC {fmt_size(b.gc_cost)}, "
-                 f"headroom {round(settings.get('jvm_headroom', 0.05) * 100, 1):g}%)")
+    regions = (f"metaspace {fmt_size(b.metaspace)}, code cache {fmt_size(b.code)}, "
+               f"{b.threads} threads x {fmt_size(b.stack)} stack, direct {fmt_size(b.direct)}, "
+               f"JVM internals {fmt_size(b.internals)}, {gc} GC {fmt_size(b.gc_cost)}, "
+               f"headroom {round(settings.get('jvm_headroom', 0.05) * 100, 1):g}%")
+    if b.sane:
+        heap_note = f"heap = {limit_text(limits)} - {fmt_size(b.non_heap())} non-heap ({regions})"
+    else:
+        heap_note = (f"what HotSpot would take itself for the {limit_text(limits)}; the non-heap budget "
+                     f"alone is {fmt_size(b.non_heap())} ({regions})")
     heap_where = found.where("heap")
     if skipped(settings, "Xmx"):
         p.note("left the heap alone: -Xmx listed in CGROUPSIZE_SKIP")
