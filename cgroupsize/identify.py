@@ -286,7 +286,10 @@ def _by_file(target: Target, argv, env) -> bool:
         return False
     target.path = path
     try:
-        with open(path, "rb") as f:
+        with _open_regular(path) as f:
+            if f is None:
+                target.notes.append(f"runtime unknown: {path} is not a regular file")
+                return False
             head = f.read(HEAD_BYTES)
             if head.startswith(b"#!"):
                 return _by_shebang(target, head, argv)
@@ -499,10 +502,41 @@ def _varint_bytes(data, off):
 # -- user files a runtime's settings may live in ----------------------------------
 
 
-def read_text(path: str, limit: int = ARGFILE_MAX) -> str | None:
-    """A small text file (a java ``@argfile``), or None if missing, unreadable or too large."""
+class _Nothing:
+    """``with _open_regular(path) as f``: f is None for anything but a regular file."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _open_regular(path):
+    """An open binary file if ``path`` is a regular file, else a context yielding None.
+
+    Opened with O_NONBLOCK, then checked with fstat: a FIFO must neither
+    block us (no writer yet) nor be read (its data is the program's: ``java
+    @<(echo ...)`` gives java a pipe it must still find full).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        with open(path, "rb") as f:
+        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:  # S_ISREG
+            os.close(fd)
+            return _Nothing()
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_text(path: str, limit: int = ARGFILE_MAX) -> str | None:
+    """A small regular text file (a java ``@argfile``), or None if missing, unreadable,
+    too large or not a regular file (a pipe is left unread for the program)."""
+    try:
+        with _open_regular(path) as f:
+            if f is None:
+                return None
             data = f.read(limit + 1)
     except OSError:
         return None

@@ -61,9 +61,13 @@ def parse_size(text: str) -> int:
     if suffix == "m":
         raise ValueError("a size like 512Mi or 512M ('m' means milli in Kubernetes quantities)")
     factor = _BINARY[suffix.lower()] if suffix.lower().endswith("i") else _DECIMAL.get(suffix.lower(), 1)
-    value = int(float(number) * factor) if "." in number else int(number) * factor
+    whole, _, frac = number.partition(".")  # exact: no float (a 400-digit decimal is inf as a float)
+    scale = 10 ** len(frac)
+    value = (int(whole or "0") * scale + int(frac or "0")) * factor // scale
     if value <= 0:
         raise ValueError("a size greater than zero")
+    if value >= 1 << 63:  # what a cgroup (int64) or any runtime could take
+        raise ValueError("a size below 8Ei")
     return value
 
 

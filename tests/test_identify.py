@@ -118,21 +118,21 @@ def test_unreadable_file_fails_open(tmp_path, monkeypatch):
     script = tmp_path / "app"
     script.write_text("#!/usr/bin/env node\n")
     script.chmod(0o111)  # executable, not readable (root reads it anyway: refuse in open() too)
-    real_open = open
+    real_open = os.open
 
     def guarded(path, *a, **k):
         if str(path) == str(script):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *a, **k)
 
-    monkeypatch.setattr("builtins.open", guarded)
+    monkeypatch.setattr(os, "open", guarded)
     t = ident([str(script)])
     assert t.runtime is None and f"cannot read {script} (Permission denied)" in t.notes[-1]
 
 
 def test_directory_and_missing_files_fail_open(tmp_path):
-    t = ident([str(tmp_path)])  # a directory: open() fails
-    assert t.runtime is None and "cannot read" in t.notes[-1]
+    t = ident([str(tmp_path)])  # a directory
+    assert t.runtime is None and "is not a regular file" in t.notes[-1]
     t = ident(["no-such-command"])
     assert t.runtime is None and "not on PATH" in t.notes[-1]
     t = ident([])
@@ -149,6 +149,23 @@ def test_reading_errors_never_raise(tmp_path, monkeypatch):
     monkeypatch.setattr(identify, "go_buildinfo", broken)
     t = ident([str(script)])
     assert t.runtime is None and "could not identify" in t.notes[-1]
+
+
+def test_fifos_are_neither_blocked_on_nor_read(tmp_path):
+    """A FIFO as the command or as a java @argfile: no hang, and its data stays for the program."""
+    fifo = tmp_path / "app"
+    os.mkfifo(fifo)
+    t = ident([str(fifo)])  # no writer: a blocking open() would hang here
+    assert t.runtime is None and "is not a regular file" in t.notes[-1]
+    assert identify.read_text(str(fifo)) is None
+    r, w = os.pipe()
+    os.write(w, b"-Xmx1g\n")
+    os.close(w)
+    try:
+        assert identify.read_text(f"/dev/fd/{r}") is None
+        assert os.read(r, 100) == b"-Xmx1g\n"  # still there for java
+    finally:
+        os.close(r)
 
 
 def test_resolve_uses_path_from_the_new_environment(tmp_path):

@@ -175,6 +175,10 @@ def test_unreadable_argfile_fails_open(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     p = plan(["java", "@missing.args", "-jar", "a.jar"])
     assert any(f.startswith("-Xmx") for f in p.flags)
+    assert any(n.startswith("an @argfile was not read") for n in p.notes)
+    os.mkfifo(tmp_path / "fifo.args")
+    p = plan(["java", "@fifo.args", "-jar", "a.jar"])  # neither blocks nor drains the pipe
+    assert any(f.startswith("-Xmx") for f in p.flags)
 
 
 def test_vm_options_file(tmp_path):

@@ -28,7 +28,8 @@ def test_size(text, expected):
     assert BY_NAME["memory_limit"].parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["512m", "", "abc", "-1Gi", "0", "1.5.2Gi", "12 Mi x", "1Zi"])
+@pytest.mark.parametrize("text", ["512m", "", "abc", "-1Gi", "0", "1.5.2Gi", "12 Mi x", "1Zi", "0.1",
+                                  "9" * 400 + ".5Mi", "8Ei", "16E"])
 def test_size_refused_names_the_variable(text):
     with pytest.raises(SettingError) as err:
         BY_NAME["memory_limit"].parse(text)

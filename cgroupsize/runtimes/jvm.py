@@ -126,10 +126,11 @@ _GC_NAMES = {"UseSerialGC": "Serial", "UseParallelGC": "Parallel", "UseParallelO
 class UserSettings:
     """What the user set, kind -> (where, value); later sources override earlier ones."""
 
-    __slots__ = ("found",)
+    __slots__ = ("found", "unread")
 
     def __init__(self):
         self.found = {}
+        self.unread = False  # an @argfile we could not (or would not: a pipe) read
 
     def add(self, kind, where, value=None):
         self.found[kind] = (where, value)
@@ -196,6 +197,8 @@ def scan(tokens, where, found: UserSettings, read_file=None, launcher=False):
                 continue
             if t.startswith("@") and not t.startswith("@@") and expand and i >= argfile_end:
                 text = read_file(t[1:]) if read_file else None
+                if text is None:
+                    found.unread = True
                 inner = split_argfile(text) if text is not None else []
                 tokens[i:i + 1] = inner
                 argfile_end = i + len(inner)
@@ -345,6 +348,9 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     p = Plan("jvm", argv, env)
     found = user_settings(target, argv, env, read_file)
     flags = []
+    if found.unread:
+        p.note("an @argfile was not read (missing, too large or not a regular file, such as a pipe java "
+               "must still find full): settings in it come after ours and win")
 
     def mine(key, kind, label):
         """Whether we may set ``key``; notes why not."""
