@@ -91,14 +91,32 @@ class Plan:
         if problem:
             self.problems.append(text)
 
-    # -- showing -----------------------------------------------------------------
+    # -- showing (issue 6: never the user's arguments or values) -------------------
+
+    USER_ARG = "<arg>"  # stands for one of the user's arguments in shown_argv()
+    USER_OPTIONS = "<the user's options>"  # follows our part of a variable we prepended to
+
+    def shown_argv(self) -> list:
+        """argv as it may be shown: the command, our flags, one ``<arg>`` per user argument."""
+        if not self.argv:
+            return []
+        rest = len(self.argv) - 1 - len(self.flags)
+        return [self.argv[0], *self.flags] + [self.USER_ARG] * max(0, rest)
+
+    def shown_env(self) -> dict:
+        """``added`` as it may be shown: of a variable we prepended to, only our part."""
+        shown = {}
+        for name, value in self.added.items():
+            ours = self.prepended.get(name)
+            shown[name] = f"{ours} {self.USER_OPTIONS}" if ours is not None and ours != value else value
+        return shown
 
     def to_dict(self, limits) -> dict:
-        """The ``--dry-run --json`` object (keys are a public contract)."""
+        """The ``--dry-run --json`` object (keys are a public contract; argv and env as shown)."""
         return {
             "runtime": self.runtime,
-            "argv": list(self.argv),
-            "env": dict(self.added),
+            "argv": self.shown_argv(),
+            "env": self.shown_env(),
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "limits": limits.to_dict(),

@@ -92,7 +92,22 @@ def test_plan_contract_for_the_cli():
     d = plan(["java", "-jar", "a.jar"], lim=lim).to_dict(lim)
     assert set(d) == {"runtime", "argv", "env", "notes", "warnings", "limits"}
     assert d["runtime"] == "jvm" and d["env"]["CONTAINER_CPU_COUNT"] == "2" and d["limits"] == lim.to_dict()
+    assert d["argv"] == ["java", *plan(["java", "-jar", "a.jar"], lim=lim).flags, "<arg>", "<arg>"]
     json.dumps(d)
+
+
+def test_shown_forms_never_hold_the_users_values():
+    lim = limits(**MEDIUM)
+    p = plan(["java", "-Dpw=s3cr3t", "-jar", "a.jar"], {"JAVA_TOOL_OPTIONS": "-Dkey=s3cr3t"}, lim=lim)
+    assert p.shown_argv() == ["java", *p.flags, "<arg>", "<arg>", "<arg>"]
+    p = plan(["./run.sh", "--token=s3cr3t"], {"JAVA_TOOL_OPTIONS": "-Dkey=s3cr3t"}, lim=lim, runtime="jvm")
+    shown = p.shown_env()
+    assert shown["JAVA_TOOL_OPTIONS"] == p.prepended["JAVA_TOOL_OPTIONS"] + " <the user's options>"
+    assert p.env["JAVA_TOOL_OPTIONS"].endswith("-Dkey=s3cr3t")  # what is exec'd keeps it
+    d = p.to_dict(lim)
+    assert "s3cr3t" not in json.dumps(d) and d["argv"] == ["./run.sh", "<arg>"]
+    p = plan(["npm", "start"], lim=lim)  # nothing of the user's to hide: the value as set
+    assert p.shown_env()["NODE_OPTIONS"] == p.env["NODE_OPTIONS"]
 
 
 def test_warnings_and_problems():
