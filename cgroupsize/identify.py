@@ -106,6 +106,7 @@ def identify(argv, env, forced: str = "auto") -> Target:
         if target.runtime != forced:
             target.how = "direct" if direct_runtime(name) == forced else "script"
             target.runtime = forced
+            target.notes = [n for n in target.notes if not n.startswith("runtime unknown")]
             target.notes.append(f"runtime: {forced} (set by CGROUPSIZE_RUNTIME/--runtime)")
         else:
             target.notes.append(f"runtime: {forced} (set by CGROUPSIZE_RUNTIME/--runtime; "
