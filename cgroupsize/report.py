@@ -101,7 +101,7 @@ def plan_text(plan, limits) -> str:
     rows = [f"runtime: {plan.runtime or 'unknown (generic variables only)'}"]
     if plan.flags:
         rows.append("flags added: " + " ".join(plan.flags))
-    for name, value in plan.added.items():
+    for name, value in plan.shown_env().items():
         rows.append(f"env: {name}={value}")
     if not plan.flags and not plan.added:
         rows.append("nothing to add")
@@ -136,7 +136,7 @@ def verbose_lines(plan, limits, level: int) -> list:
         lines.append(f"runtime: {runtime}")
         for flag in plan.flags:
             lines.append(f"added flag {flag}")
-        for name, value in plan.added.items():
+        for name, value in plan.shown_env().items():
             lines.append(f"set {name}={value}")
         lines.extend(plan.notes)
     if level >= 2:
