@@ -225,9 +225,8 @@ def test_fast_path_imports_nothing_heavy_for_runtimes(tmp_path, argv):
     assert heavy == [], f"{argv[0]}: the entrypoint path imported {heavy}"
 
 
-@pytest.mark.xfail(strict=False, reason="issue 5 proposal, not yet applied: re (+7 ms) and enum via signal (+5 ms) "
-                   "are what keeps 'cgroupsize CMD' above 1.5x 'python -c pass'; see benchmarks/README.rst")
 def test_fast_path_imports_neither_re_nor_enum():
+    """re (+7 ms) and enum (via signal, +5 ms) alone would break issue 5's 1.5x target."""
     probe = textwrap.dedent("""
         import sys
         from cgroupsize import cli, launch
