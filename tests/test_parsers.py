@@ -108,3 +108,39 @@ def test_cpu_list(text, expected):
 )
 def test_relative(path, root, expected):
     assert relative(path, root) == expected
+
+
+def test_mountinfo_under_keeps_only_that_subtree():
+    text = "\n".join([
+        "2 1 0:2 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
+        "3 1 0:3 / /sys/fs/cgroupx rw - cgroup cgroup rw,cpu",
+        "4 1 0:4 /pod /run/containerd/x/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
+        "5 1 0:5 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+    ])
+    assert [m.mount_point for m in mountinfo.parse(text, under="/sys/fs/cgroup")] == [
+        "/sys/fs/cgroup/memory", "/sys/fs/cgroup"]
+
+
+def test_controller_mounted_only_outside_sys_fs_cgroup_is_still_found(tmp_path):
+    """The /sys/fs/cgroup subset is parsed first; a controller it lacks sends detection to every mount."""
+    from cgroupsize.cgroups.detect import read_limits
+
+    files = {
+        "proc/self/mountinfo": "\n".join([
+            "30 23 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755",
+            "32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct",
+            "33 30 0:29 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset",
+            "40 23 0:31 / /memory rw - cgroup cgroup rw,memory",
+        ]),
+        "proc/self/cgroup": "4:memory:/app\n3:cpuset:/\n2:cpu,cpuacct:/\n",
+        "proc/meminfo": "MemTotal: 16777216 kB\n",
+        "memory/app/memory.limit_in_bytes": "268435456\n",
+    }
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    limits = read_limits(str(tmp_path))
+    assert limits.memory_limit == 268435456
+    assert limits.memory.source == "/memory/app/memory.limit_in_bytes"
+    assert limits.memory_version == "v1" and limits.cpu_version == "v1"

@@ -47,6 +47,7 @@ V1_UNLIMITED = 1 << 62
 DEFAULT_PERIOD = 100000  # cpu.max with one field: the kernel's default period
 
 _V1_RELEVANT = ("memory", "cpu", "cpuacct", "cpuset")
+PREFERRED = "/sys/fs/cgroup"
 
 
 class Location:
@@ -101,22 +102,40 @@ def read_limits(root: str = "/") -> Limits:
 
 
 def locate(files: Files) -> dict:
-    """``{controller: Location | None}`` for memory, cpu and cpuset."""
+    """``{controller: Location | None}`` for memory, cpu and cpuset.
+
+    Mounts under /sys/fs/cgroup win over others (JDK-8293472), so those are
+    parsed first; the whole of a 10,000-line mountinfo (a Kubernetes node
+    lists every container's cgroup mounts) is parsed only when that subset
+    leaves a question open (issue 5: cost must not grow with the host).
+    """
     text = files.read(MOUNTINFO)
     if text is None:
         files.notice(NO_CGROUP, f"cannot read {MOUNTINFO}: cgroup limits unknown")
         return {"memory": None, "cpu": None, "cpuset": None}
-    mounts = mountinfo.parse(text)
     cg_text = files.read(PROC_CGROUP)
     if cg_text is None:
         files.notice(NO_CGROUP, f"cannot read {PROC_CGROUP}: using the cgroup mount roots")
         cg_text = ""
-    unified_path, v1_paths = proccgroup.parse(cg_text)
+    paths = proccgroup.parse(cg_text)
+    mark = len(files.notices)
+    result = _resolve(files, mountinfo.parse(text, under=PREFERRED), paths)
+    if result is None:
+        del files.notices[mark:]
+        result = _resolve(files, mountinfo.parse(text), paths, complete=True)
+    return result
+
+
+def _resolve(files: Files, mounts: list, paths, complete: bool = False):
+    """Locations from ``mounts``; None when an incomplete list cannot answer for sure."""
+    unified_path, v1_paths = paths
     v1_mounted = any(m.fstype == "cgroup" and set(m.super_options) & set(_V1_RELEVANT) for m in mounts)
     unified = _prefer([m for m in mounts if m.fstype == "cgroup2"])
     unified_controllers = None
     if unified is not None:
         line = files.read_line(posixpath.join(unified.mount_point, "cgroup.controllers"))
+        if line is None and not v1_mounted and not complete:
+            return None  # whether v1 is mounted elsewhere decides: look at every mount
         # Without cgroup.controllers, a host with no v1 controllers is pure v2.
         unified_controllers = set(line.split()) if line is not None else (None if v1_mounted else "all")
 
@@ -128,6 +147,8 @@ def locate(files: Files) -> dict:
         elif unified is not None and (unified_controllers == "all" or
                                       (unified_controllers and controller in unified_controllers)):
             result[controller] = _map(files, "v2", unified, unified_path, controller)
+        elif not complete:
+            return None  # it may be mounted outside /sys/fs/cgroup
         else:
             result[controller] = None
     return result
@@ -136,7 +157,7 @@ def locate(files: Files) -> dict:
 def _prefer(candidates):
     """The mount under /sys/fs/cgroup if there is one, else the first (JDK-8293472)."""
     for m in candidates:
-        if m.mount_point == "/sys/fs/cgroup" or m.mount_point.startswith("/sys/fs/cgroup/"):
+        if m.mount_point == PREFERRED or m.mount_point.startswith(PREFERRED + "/"):
             return m
     return candidates[0] if candidates else None
 

@@ -50,22 +50,47 @@ def _char(n: int) -> str:
     return chr(n) if n < 0x80 else chr(0xDC00 + (n & 0xFF))
 
 
-def parse(text: str, cgroup_only: bool = True) -> list:
-    """Mounts in file order; with ``cgroup_only`` just ``cgroup`` and ``cgroup2``."""
+def parse(text: str, cgroup_only: bool = True, under: str | None = None) -> list:
+    """Mounts in file order; with ``cgroup_only`` just ``cgroup`` and ``cgroup2``;
+    with ``under``, just those mounted at or below that directory."""
     mounts = []
-    for line in text.split("\n"):
-        if cgroup_only and "cgroup" not in line:
-            continue  # cheap pre-filter: hosts can have 10,000 mounts
+    lines = _cgroup_lines(text) if cgroup_only else text.split("\n")
+    if under is not None:
+        lines = [line for line in lines if " " + under in line]  # cheap pre-filter, checked below
+    for line in lines:
         head, sep, tail = line.partition(" - ")
         if not sep:
             continue
-        fields = head.split(" ")
-        if len(fields) < 6:
-            continue
-        after = tail.split(" ", 2)  # fstype, source, super options (may hold spaces)
-        fstype = after[0]
+        fstype, _, rest = tail.partition(" ")  # fstype, source, super options (may hold spaces)
         if cgroup_only and fstype not in ("cgroup", "cgroup2"):
             continue
-        options = after[2].rstrip() if len(after) > 2 else ""
-        mounts.append(Mount(unescape(fields[3]), unescape(fields[4]), fstype, options.split(",")))
+        fields = head.split(" ", 5)  # only root and mount point are needed: don't split the rest
+        if len(fields) < 6:
+            continue
+        mount_point = unescape(fields[4])
+        if under is not None and mount_point != under and not mount_point.startswith(under.rstrip("/") + "/"):
+            continue
+        options = rest.partition(" ")[2].rstrip()
+        mounts.append(Mount(unescape(fields[3]), mount_point, fstype, options.split(",")))
     return mounts
+
+
+def _cgroup_lines(text: str) -> list:
+    """The lines whose filesystem type may be cgroup or cgroup2.
+
+    Found with ``str.find`` rather than by splitting the whole file: a busy
+    host has 10,000 mounts and only a dozen cgroup ones (issue 5 scale
+    target). Spaces in the fields before the separator are escaped
+    (``\\040``), so " - cgroup" can only start the filesystem type or sit in
+    super options, which ``parse`` then rejects.
+    """
+    lines = []
+    pos = text.find(" - cgroup")
+    while pos != -1:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        if end == -1:
+            end = len(text)
+        lines.append(text[start:end])
+        pos = text.find(" - cgroup", end)
+    return lines
