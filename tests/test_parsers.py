@@ -135,6 +135,8 @@ def test_controller_mounted_only_outside_sys_fs_cgroup_is_still_found(tmp_path):
         "proc/self/cgroup": "4:memory:/app\n3:cpuset:/\n2:cpu,cpuacct:/\n",
         "proc/meminfo": "MemTotal: 16777216 kB\n",
         "memory/app/memory.limit_in_bytes": "268435456\n",
+        "sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+        "sys/fs/cgroup/cpuset/cpuset.cpus": "0-7\n",
     }
     for name, content in files.items():
         path = tmp_path / name
