@@ -71,6 +71,23 @@ def skipped(settings, key: str) -> bool:
     return knob_key(key) in (settings.get("skip") or ())
 
 
+def left_alone(p, settings, key: str, where, label: str | None = None) -> bool:
+    """Whether the plan must leave ``key`` alone, with a note saying why.
+
+    ``key`` is what CGROUPSIZE_SKIP names (a flag or variable); ``where`` is
+    where the user set it (a place such as ``"JAVA_TOOL_OPTIONS"``, True for
+    "set", None or False when not); ``label`` names it in the note.
+    """
+    label = label or key
+    if skipped(settings, key):
+        p.note(f"left {label} alone: listed in CGROUPSIZE_SKIP")
+        return True
+    if where:
+        p.note(f"left {label} alone: set by the user" + ("" if where is True else f" in {where}"))
+        return True
+    return False
+
+
 def split_options(text: str, comments: bool = False) -> list:
     """Split an options variable the way runtimes do: whitespace, ``'...'``, ``"..."``, ``\\``.
 

@@ -19,7 +19,7 @@ whenever there is a limit.
   base 10: ``CLRConfig ParseIntegerAsBase10``), when the quota binds.
 """
 from cgroupsize.plan import Plan
-from cgroupsize.runtimes.common import cpu_text, limit_text, seen_at_leaf, skipped, user_set
+from cgroupsize.runtimes.common import cpu_text, limit_text, seen_at_leaf, left_alone, user_set
 
 RATIO = 0.75  # .NET's own GCHeapHardLimitPercent default in a container
 MIN_HEAP = 20 * 1000 * 1000  # .NET's floor: max(20MB, 75%)
@@ -42,10 +42,8 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     limit = limits.memory_limit
     if limit is None:
         p.note(f"no DOTNET_GCHeapHardLimit: memory limit {limits.memory_state}")
-    elif skipped(settings, "DOTNET_GCHeapHardLimit"):
-        p.note("left DOTNET_GCHeapHardLimit alone: listed in CGROUPSIZE_SKIP")
-    elif _user_heap_limit(env):
-        p.note(f"left the GC heap limit alone: set by the user in {_user_heap_limit(env)}")
+    elif left_alone(p, settings, "DOTNET_GCHeapHardLimit", _user_heap_limit(env), "the GC heap limit"):
+        pass
     elif not always and seen_at_leaf(limits, "memory"):
         p.note("no DOTNET_GCHeapHardLimit: .NET reads this limit itself and takes 75% of it")
     else:
@@ -59,10 +57,9 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     quota = limits.cpu_quota
     if quota.value is None or limits.cpu_source != quota.source:
         p.note("no DOTNET_PROCESSOR_COUNT: no CPU quota binds (.NET sees cpusets and affinity)")
-    elif skipped(settings, "DOTNET_PROCESSOR_COUNT"):
-        p.note("left DOTNET_PROCESSOR_COUNT alone: listed in CGROUPSIZE_SKIP")
-    elif user_set(env, "DOTNET_PROCESSOR_COUNT") or user_set(env, "COMPlus_PROCESSOR_COUNT"):
-        p.note("left DOTNET_PROCESSOR_COUNT alone: set by the user")
+    elif left_alone(p, settings, "DOTNET_PROCESSOR_COUNT",
+                    user_set(env, "DOTNET_PROCESSOR_COUNT") or user_set(env, "COMPlus_PROCESSOR_COUNT")):
+        pass
     elif not always and seen_at_leaf(limits, "cpu"):
         p.note("no DOTNET_PROCESSOR_COUNT: .NET reads this quota itself and rounds it up as we do")
     else:

@@ -22,7 +22,7 @@ updates. The plan (research/sizing.md §5(e)):
   ``GODEBUG=containermaxprocs=0`` is an explicit "leave it" and is respected.
 """
 from cgroupsize.plan import Plan
-from cgroupsize.runtimes.common import MiB, cpu_text, limit_text, seen_at_leaf, skipped, user_set
+from cgroupsize.runtimes.common import MiB, cpu_text, limit_text, seen_at_leaf, left_alone, user_set
 
 RATIO = 0.9  # automemlimit's default
 SMALL_RATIO = 0.8
@@ -51,18 +51,20 @@ def follows_quota(target, limits):
     return True, f"Go {v[0]}.{v[1]} follows the quota itself"
 
 
+def _user_memlimit(env):
+    """Where the user set the Go memory limit: GOMEMLIMIT, or automemlimit's own AUTOMEMLIMIT."""
+    for name in ("GOMEMLIMIT", "AUTOMEMLIMIT"):
+        if user_set(env, name):
+            return name
+    return None
+
+
 def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     p = Plan("go", argv, env)
     limit = limits.memory_limit
     if limit is None:
         p.note(f"no GOMEMLIMIT: memory limit {limits.memory_state}")
-    elif skipped(settings, "GOMEMLIMIT"):
-        p.note("left GOMEMLIMIT alone: listed in CGROUPSIZE_SKIP")
-    elif user_set(env, "GOMEMLIMIT"):
-        p.note("left GOMEMLIMIT alone: set by the user")
-    elif user_set(env, "AUTOMEMLIMIT"):
-        p.note("left GOMEMLIMIT alone: AUTOMEMLIMIT is set (automemlimit's own setting)")
-    else:
+    elif not left_alone(p, settings, "GOMEMLIMIT", _user_memlimit(env)):
         value, ratio = memlimit(limit, settings.get("go_memlimit_ratio"))
         p.set_env("GOMEMLIMIT", f"{value // MiB}MiB",
                   f"{ratio:g} x {limit_text(limits)}; the rest is for memory the Go runtime does not "
@@ -73,11 +75,7 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     if not bound_by_quota:
         p.note("no GOMAXPROCS: no CPU quota binds (cpusets and affinity every Go version sees)")
         return p
-    if skipped(settings, "GOMAXPROCS"):
-        p.note("left GOMAXPROCS alone: listed in CGROUPSIZE_SKIP")
-        return p
-    if user_set(env, "GOMAXPROCS"):
-        p.note("left GOMAXPROCS alone: set by the user")
+    if left_alone(p, settings, "GOMAXPROCS", user_set(env, "GOMAXPROCS")):
         return p
     if "containermaxprocs=0" in env.get("GODEBUG", ""):
         p.note("left GOMAXPROCS alone: the user turned Go's quota reading off in GODEBUG")

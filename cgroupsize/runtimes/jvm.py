@@ -64,7 +64,7 @@ scripts, ``JAVA_OPTS``; token by token, never by substring.
 """
 from cgroupsize.plan import Plan
 from cgroupsize.runtimes.common import (KiB, MiB, cpu_text, fmt_size, limit_text, parse_jvm_size,
-                                        skipped, split_argfile, split_options)
+                                        left_alone, split_argfile, split_options)
 
 # -- the budget's constants (one place; the OOM benchmark tunes them) -------------
 METASPACE_BASE = 32 * MiB
@@ -354,14 +354,7 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
 
     def mine(key, kind, label):
         """Whether we may set ``key``; notes why not."""
-        if skipped(settings, key):
-            p.note(f"left {label} alone: listed in CGROUPSIZE_SKIP")
-            return False
-        where = found.where(kind)
-        if where is not None:
-            p.note(f"left {label} alone: set by the user in {where}")
-            return False
-        return True
+        return not left_alone(p, settings, key, found.where(kind), label)
 
     # CPU: explicit, whatever the JDK would detect (JDK-8281181: shares taken for CPUs before 17.0.5).
     version = target.java_version
@@ -413,10 +406,7 @@ def _memory(p, flags, found, limits, settings, mine):
         heap_note = (f"what HotSpot would take itself for the {limit_text(limits)}; the non-heap budget "
                      f"alone is {fmt_size(b.non_heap())} ({regions})")
     heap_where = found.where("heap")
-    if skipped(settings, "Xmx"):
-        p.note("left the heap alone: -Xmx listed in CGROUPSIZE_SKIP")
-    elif heap_where is not None:
-        p.note(f"left the heap alone: set by the user in {heap_where}")
+    if left_alone(p, settings, "Xmx", heap_where, "the heap"):
         user_heap = found.value("heap")
         if user_heap and user_heap + b.non_heap() > limit:
             p.warn(f"the heap set by the user in {heap_where} leaves less than the "

@@ -33,7 +33,7 @@ line before the script: ``--max-old-space-size`` (or ``_``),
 alone, ``--max-semi-space-size`` the young generation.
 """
 from cgroupsize.plan import Plan
-from cgroupsize.runtimes.common import MiB, fmt_size, limit_text, skipped, split_options
+from cgroupsize.runtimes.common import MiB, fmt_size, limit_text, left_alone, split_options
 
 NODE_ITSELF = 40 * MiB  # Node's own memory outside the V8 heap (25-30Mi measured) + slack
 SEMI_PER = 128 * MiB  # one MiB of semi-space per 128Mi of limit ...
@@ -108,35 +108,25 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     old, semi, sane = old_space(limit, ratio)
     flags = []
 
-    if skipped(settings, "max-old-space-size"):
-        p.note("left --max-old-space-size alone: listed in CGROUPSIZE_SKIP")
-    else:
-        where = user_setting(target, argv, env, HEAP_FLAGS)
-        if where is not None:
-            p.note(f"left the heap alone: set by the user in {where}")
+    heap_where = user_setting(target, argv, env, HEAP_FLAGS)
+    if not left_alone(p, settings, "max-old-space-size", heap_where, "the heap"):
+        mib = max(1, old // MiB)
+        flags.append(f"--max-old-space-size={mib}")
+        if sane:
+            p.note(f"--max-old-space-size={mib}: old space = min({ratio:g} x {limit_text(limits)}, "
+                   f"limit - {3 * semi}Mi young generation - {fmt_size(NODE_ITSELF)} for Node itself)")
         else:
-            mib = max(1, old // MiB)
-            flags.append(f"--max-old-space-size={mib}")
-            if sane:
-                p.note(f"--max-old-space-size={mib}: old space = min({ratio:g} x {limit_text(limits)}, "
-                       f"limit - {3 * semi}Mi young generation - {fmt_size(NODE_ITSELF)} for Node itself)")
-            else:
-                p.note(f"--max-old-space-size={mib}: old space = max({fmt_size(FLOOR)}, a quarter of the "
-                       f"{limit_text(limits)}): too small for the usual reserve")
-                p.warn(f"memory limit {fmt_size(limit)} is too small for a sane Node plan: old space "
-                       f"{fmt_size(old)}", problem=True)
+            p.note(f"--max-old-space-size={mib}: old space = max({fmt_size(FLOOR)}, a quarter of the "
+                   f"{limit_text(limits)}): too small for the usual reserve")
+            p.warn(f"memory limit {fmt_size(limit)} is too small for a sane Node plan: old space "
+                   f"{fmt_size(old)}", problem=True)
 
     if semi < SEMI_MAX_MIB:
-        if skipped(settings, "max-semi-space-size"):
-            p.note("left --max-semi-space-size alone: listed in CGROUPSIZE_SKIP")
-        else:
-            where = user_setting(target, argv, env, SEMI_FLAGS)
-            if where is not None:
-                p.note(f"left --max-semi-space-size alone: set by the user in {where}")
-            else:
-                flags.append(f"--max-semi-space-size={semi}")
-                p.note(f"--max-semi-space-size={semi}: young generation {3 * semi}Mi (one MiB of semi-space "
-                       f"per {fmt_size(SEMI_PER)} of limit); V8 would take up to 48Mi if it misread the limit")
+        if not left_alone(p, settings, "max-semi-space-size", user_setting(target, argv, env, SEMI_FLAGS),
+                          "--max-semi-space-size"):
+            flags.append(f"--max-semi-space-size={semi}")
+            p.note(f"--max-semi-space-size={semi}: young generation {3 * semi}Mi (one MiB of semi-space "
+                   f"per {fmt_size(SEMI_PER)} of limit); V8 would take up to 48Mi if it misread the limit")
 
     if not flags:
         return p

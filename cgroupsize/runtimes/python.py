@@ -27,7 +27,7 @@ set it:
   preloaded (jemalloc, tcmalloc, mimalloc) or ``GLIBC_TUNABLES`` sets it.
 """
 from cgroupsize.plan import Plan
-from cgroupsize.runtimes.common import MiB, cpu_text, fmt_size, limit_text, skipped, user_set
+from cgroupsize.runtimes.common import MiB, cpu_text, fmt_size, limit_text, left_alone, user_set
 
 WORKER_MEMORY = 256 * MiB  # Heroku's Python buildpack: one worker per 256 MB
 CPU_TERM = {"gunicorn": (2, 1), "uvicorn": (1, 0)}  # workers = a x CPUs + b
@@ -93,11 +93,7 @@ def allocator_preloaded(env) -> str | None:
 
 def set_unless_user(p, settings, name, value, why) -> bool:
     """Set ``name`` unless skipped or the user's; ``why`` None: the caller writes the note."""
-    if skipped(settings, name):
-        p.note(f"left {name} alone: listed in CGROUPSIZE_SKIP")
-        return False
-    if user_set(p.env, name):
-        p.note(f"left {name} alone: set by the user")
+    if left_alone(p, settings, name, user_set(p.env, name)):
         return False
     p.set_env(name, value, why)
     return True
