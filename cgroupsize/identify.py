@@ -24,6 +24,8 @@ this runs on every container start.
 """
 import os
 
+from cgroupsize.launch import resolve  # the file exec will run: PATH from the new env
+
 HEAD_BYTES = 512  # a #! line longer than this is not run by the kernel either (BINPRM_BUF_SIZE 256)
 BUILDINFO_MAX = 1 << 20  # Go build info is a few KiB; big modules lists stay far below 1 MiB
 BUILDINFO_SEARCH = 64 << 10  # no section headers: search this much of the data segment (Go's debug/buildinfo)
@@ -260,20 +262,6 @@ def _leading_numbers(text: str, sep: str) -> list:
 
 
 # -- the file argv[0] runs -------------------------------------------------------
-
-
-def resolve(name: str, env) -> str | None:
-    """The file exec will run for ``name``, searching PATH from ``env`` (as os.execvpe does)."""
-    if "/" in name:
-        return name
-    first = None
-    for d in env.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(d or ".", name)
-        if os.path.isfile(candidate):
-            if os.access(candidate, os.X_OK):
-                return candidate
-            first = first or candidate
-    return first
 
 
 def _by_file(target: Target, argv, env) -> bool:
