@@ -613,9 +613,8 @@ def test_mount_point_with_dotdot_cannot_leave_the_root(tmp_path):
     assert outside  # read through the root, the mount point is /outside inside it: absent
 
 
-def test_non_utf8_cgroup_path(tmp_path):
-    """Paths are bytes: a cgroup named with invalid UTF-8 is found, and reported without a crash."""
-    name = b"ctr-\xff\xfe"
+def non_utf8_tree(tmp_path, name: bytes) -> str:
+    """A v1 fixture root whose memory cgroup is named with bytes that are not UTF-8, limited to 256 MiB."""
     root = str(tmp_path / "root")
     write_tree(root, dict(HOST, **{
         "proc/self/mountinfo": b"31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
@@ -625,6 +624,12 @@ def test_non_utf8_cgroup_path(tmp_path):
     os.makedirs(leaf)
     with open(os.path.join(leaf, b"memory.limit_in_bytes"), "wb") as f:
         f.write(b"268435456\n")
+    return root
+
+
+def test_non_utf8_cgroup_path(tmp_path):
+    """Paths are bytes: a cgroup named with invalid UTF-8 is found, and reported without a crash."""
+    root = non_utf8_tree(tmp_path, b"ctr-\xff\xfe")
     with open(os.path.join(os.fsencode(root), b"sys/fs/cgroup/memory/memory.limit_in_bytes"), "wb") as f:
         f.write(b"9223372036854771712\n")
     limits = read_limits(root)
@@ -640,20 +645,10 @@ def test_non_utf8_cgroup_path(tmp_path):
 def test_non_utf8_cgroup_path_text_report(tmp_path):
     """``--print`` (text) must not die on a non-UTF-8 path: it is what people run first.
 
-    Fails today: report.limits_text() returns the path with surrogate escapes and
-    cli.print_limits() writes it to a strict UTF-8 stdout -> UnicodeEncodeError ->
-    "internal error", exit 1 (cgroupsize/cli.py print_limits / report.py; not ours to fix).
+    The path carries surrogate escapes; on a strict UTF-8 stdout they print
+    backslash-escaped instead of raising UnicodeEncodeError.
     """
-    name = b"ctr-\xff"
-    root = str(tmp_path / "root")
-    write_tree(root, dict(HOST, **{
-        "proc/self/mountinfo": b"31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-        "proc/self/cgroup": b"5:memory:/" + name + b"\n",
-    }))
-    leaf = os.path.join(os.fsencode(root), b"sys/fs/cgroup/memory", name)
-    os.makedirs(leaf)
-    with open(os.path.join(leaf, b"memory.limit_in_bytes"), "wb") as f:
-        f.write(b"268435456\n")
+    root = non_utf8_tree(tmp_path, b"ctr-\xff")
     proc = subprocess.run(TOOL + ["--print", "--root", root], capture_output=True, timeout=60,
                           env=dict(os.environ, PYTHONIOENCODING="utf-8", LC_ALL="C.UTF-8"))
     assert proc.returncode == 0, proc.stderr
