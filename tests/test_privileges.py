@@ -73,22 +73,32 @@ def run_unprivileged(argv, *, env=None, user="setpriv", ro_tmp=True, readonly=(R
     """
     if env is None:
         env = {"PATH": PATH, "PYTHONPATH": REPO, "PYTHONDONTWRITEBYTECODE": "1"}
-    prefix = os.path.realpath(sys.base_prefix)
-    hidden = _hidden_ancestor(prefix)
-    stash = tempfile.mkdtemp(prefix="cgroupsize-priv-") if hidden else None
+    # The interpreter's prefix (pyenv: under the 0700 /root) and this checkout
+    # (CI clones into a 0700 mktemp directory) must stay reachable for uid
+    # 65534: bind each aside, cover its hidden ancestor with a 0755 tmpfs,
+    # and put it back at its own path.
+    keep = []
+    for path in dict.fromkeys(os.path.realpath(p) for p in (sys.base_prefix, REPO)):
+        hidden = _hidden_ancestor(path)
+        if hidden:
+            keep.append((path, hidden))
+    spare = "/dev/shm" if os.path.isdir("/dev/shm") else None  # not under /tmp, which may be covered
+    stashes = [tempfile.mkdtemp(prefix="cgroupsize-priv-", dir=spare) for _ in keep]
     q = shlex.quote
-    lines = ["set -e"]
-    if hidden:
-        # Keep the interpreter's prefix, hide the rest of the 0700 directory
-        # behind a 0755 tmpfs, and put the prefix back at its own path.
-        lines += [f"mount --bind {q(prefix)} {q(stash)}",
-                  f"mount -t tmpfs -o mode=755,size=1m tmpfs {q(hidden)}",
-                  f"mkdir -p {q(prefix)}",
-                  f"mount --move {q(stash)} {q(prefix)}"]
+    lines = ["set -e", "umask 022"]
+    for (path, _), stash in zip(keep, stashes):
+        lines.append(f"mount --bind {q(path)} {q(stash)}")
+    for hidden in dict.fromkeys(h for _, h in keep):
+        if not (ro_tmp and (hidden + "/").startswith("/tmp/")):
+            lines.append(f"mount -t tmpfs -o mode=755,size=1m tmpfs {q(hidden)}")
+    if ro_tmp:  # an empty /tmp, made read-only once what must live in it is back
+        lines.append("mount -t tmpfs -o mode=1777,size=1m tmpfs /tmp")
+    for (path, _), stash in zip(keep, stashes):
+        lines += [f"mkdir -p {q(path)}", f"mount --move {q(stash)} {q(path)}"]
+    if ro_tmp:
+        lines.append("mount -o remount,ro /tmp")
     for d in readonly:
         lines += [f"mount --bind {q(d)} {q(d)}", f"mount -o remount,bind,ro {q(d)}"]
-    if ro_tmp:
-        lines.append("mount -t tmpfs -o ro,mode=1777,size=1m tmpfs /tmp")
     envs = " ".join(q(f"{k}={v}") for k, v in env.items())
     if user == "setpriv":
         drop = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups --"
@@ -102,7 +112,7 @@ def run_unprivileged(argv, *, env=None, user="setpriv", ro_tmp=True, readonly=(R
                                "sh"] + list(argv), capture_output=True, text=True, timeout=timeout, cwd="/",
                               input=input)
     finally:
-        if stash:
+        for stash in stashes:
             os.rmdir(stash)
 
 
