@@ -13,6 +13,10 @@ fresh container whose memory limit and memory+swap limit are both the limit:
   (90% of what that configuration could hold).
 - **Node** (``workloads/churn.js``): a live set of 60% of the limit in small
   objects plus garbage churn, plain ``node`` and through ``cgroupsize``.
+- **Tuning** (not with ``--quick``): the largest ``-Xmx`` (through the tool,
+  so with its metaspace/code/direct caps; 200 threads) and the largest
+  ``--max-old-space-size`` whose heap exhaustion still ends in the runtime's
+  own OutOfMemoryError rather than an OOM kill, beside what the tool planned.
 - **Python** (``workloads/threads.py``): numpy matrix products on a default
   ``ThreadPoolExecutor`` under a 1-CPU quota, with and without the tool;
   wall time and ``cpu.stat`` throttling.
@@ -24,8 +28,9 @@ container's init and outlives the killed runtime), the runtime's own OOM
 message, the peak charge (``memory.max_usage_in_bytes``) and the wall time.
 
 Needs root, runc, a writable cgroup v1 hierarchy, ``java``/``javac`` and
-``node``; reuses ``tests/runc_harness.py``. ``--quick`` is a smoke run (one
-limit, coarse search, about a minute). Prints plain-text tables; ``--json``
+``node``; reuses ``tests/runc_harness.py``. The default run takes about 8
+minutes on a 2-CPU machine; ``--quick`` is a smoke run (256 MiB only, coarse
+searches, no MaxRAMPercentage, threads or tuning runs; under a minute). Prints plain-text tables; ``--json``
 saves every run.
 """
 from __future__ import annotations
@@ -128,6 +133,7 @@ class Run:
 JAVA_OOM = re.compile(r"java\.lang\.OutOfMemoryError[^\n]*")
 NODE_OOM = re.compile(r"Reached heap limit|JavaScript heap out of memory|"
                       r"FATAL ERROR: [^\n]*(?:heap|Allocation failed)[^\n]*")
+TOOL_FAILED = re.compile(r"^cgroupsize: (?:warning: cannot plan|internal error)", re.M)
 KV = re.compile(r"\b([A-Za-z_]\w*)=([^\s]+)")
 
 
@@ -162,12 +168,13 @@ class Bench:
         self.timeout = timeout
         self.verbose = verbose
         self.extra_mounts: list[str] = []
+        self.env: dict[str, str] = {}  # PYTHONPATH of a --rev snapshot
         self.runs: list[Run] = []
 
     def run(self, label, argv, limit_mib, *, cpu_quota=None, env=None, timeout=None) -> Run:
         r = self.harness.run(
             ["sh", "-c", WRAPPER, "sh", *argv], memory=limit_mib * MiB, cpu_quota=cpu_quota,
-            env=env, extra_mounts=self.extra_mounts, cwd="/tmp",
+            env={**self.env, **(env or {})}, extra_mounts=self.extra_mounts, cwd="/tmp",
             timeout=timeout or self.timeout)
         run = Run(label=label, limit_mib=limit_mib, argv=list(argv), container_rc=r.returncode,
                   timed_out=r.timed_out)
@@ -181,6 +188,8 @@ class Bench:
         stderr = "\n".join(stderr_lines)
         run.values = dict(KV.findall(r.stdout))
         run.outcome = classify(run, r.stdout, stderr)
+        if TOOL_FAILED.search(stderr):  # fail-open: the runtime ran unsized
+            run.outcome = "NO-PLAN " + run.outcome
         run.stderr_tail = _tail(stderr)
         run.stdout_tail = _tail(r.stdout)
         self.runs.append(run)
@@ -223,7 +232,7 @@ def _tail(text: str, lines: int = 6) -> str:
 def tool_plan(bench: Bench, argv, limit_mib, cpu_quota=None):
     """``cgroupsize --dry-run --json`` in a container with these limits: (ok, summary, raw)."""
     r = bench.harness.run([*TOOL[:-1], "--dry-run", "--json", "--", *argv],
-                          memory=limit_mib * MiB, cpu_quota=cpu_quota,
+                          memory=limit_mib * MiB, cpu_quota=cpu_quota, env=bench.env,
                           extra_mounts=bench.extra_mounts, cwd="/tmp", timeout=60)
     if r.returncode != 0 or "cannot plan" in r.stderr or "internal error" in r.stderr:
         return False, (r.stderr.strip().splitlines() or ["no output"])[-1], r.stdout
@@ -239,7 +248,9 @@ def summarize_plan(data, argv) -> str:
     added = []
     new_argv = _find(data, ("argv", "command", "cmd"))
     if isinstance(new_argv, list):
-        added += [a for a in new_argv if a not in argv]
+        # (--dry-run shows the user's own words as placeholders such as "<arg>")
+        added += [a for a in new_argv if a not in argv and not
+                  (a.startswith("<") and a.endswith(">"))]
     env = _find(data, ("env", "environment"))
     if isinstance(env, dict):  # CONTAINER_*: the figures exported for the app, not sizing
         added += [f"{k}={v}" for k, v in env.items() if not k.startswith("CONTAINER_")]
@@ -363,6 +374,23 @@ def jvm_threads(bench: Bench, res: JvmResult, classes, prof: JvmProfile, threads
                     java_argv(res.config, classes, *prof.args(live, threads, stack_kib)),
                     res.limit_mib)
     res.threads = {"live_mib": live, "threads": threads, "stack_kib": stack_kib, **asdict(run)}
+
+
+def snapshot(rev: str, workdir: Path) -> tuple[str, str]:
+    """``git archive REV`` of this repository into ``workdir/rev``: (directory, short sha).
+
+    The default is the working tree, which others may be editing while a run
+    of several minutes goes on; a snapshot keeps every run on one version.
+    """
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", rev], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    tar = subprocess.run(["git", "-C", str(REPO), "archive", rev, "cgroupsize"], check=True,
+                         capture_output=True).stdout
+    dest = workdir / "rev"
+    dest.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    os.chmod(dest, 0o755)
+    return str(dest), sha
 
 
 def compile_java(workdir: Path) -> str:
@@ -513,15 +541,23 @@ def search_table(results, what="JVM config", heap="heap") -> str:
     for r in results:
         th = r.threads
         fail = r.first_fail_run or {}
+        best = r.max_live_run or {}
         row = [r.limit_mib, r.config, _mib(r.max_heap_mib), _mib(r.max_live_mib),
-               _mib((r.max_live_run or {}).get("max_usage_mib")),
-               f"{r.first_fail_mib}: {r.first_fail} (peak {_mib(fail.get('max_usage_mib'))})"
-               if r.first_fail else "-"]
+               _mib(best.get("max_usage_mib"))]
+        if what == "JVM config":  # the peak minus the heap the JVM had committed by the end
+            committed = best.get("values", {}).get("committedHeapMiB")
+            row.append(_mib(best["max_usage_mib"] - float(committed))
+                       if committed and best.get("max_usage_mib") else "-")
+        row.append(f"{r.first_fail_mib}: {r.first_fail} (peak {_mib(fail.get('max_usage_mib'))})"
+                   if r.first_fail else "-")
         if what == "JVM config":
             row.append(f"{th['live_mib']}+{th['threads']}x{th['stack_kib']}K: {_outcome(th)}"
                        if th else "-")
         rows.append(row)
-    headers = ["limit", what, heap, "max live", "peak@max", "first failing live: how"]
+    headers = ["limit", what, heap, "max live", "peak@max"]
+    if what == "JVM config":
+        headers.append("non-heap")
+    headers.append("first failing live: how")
     if what == "JVM config":
         headers.append("threads + 90% heap")
     return table(headers, rows)
@@ -567,7 +603,7 @@ def python_table(res) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 256 MiB only, coarse search, one Python repeat (~1-2 min)")
+                   help="smoke run: 256 MiB only, coarse searches, one Python repeat (under a minute)")
     p.add_argument("--only", action="append", choices=("jvm", "node", "python"),
                    help="run only these parts (repeatable)")
     p.add_argument("--limits", help="memory limits in MiB, comma-separated (default 256,512,1024)")
@@ -583,13 +619,18 @@ def main(argv=None):
                    help="JVM runs: direct ByteBuffers, MiB")
     p.add_argument("--node-live", type=float, default=0.6,
                    help="Node live set as a fraction of the limit")
-    p.add_argument("--tune", action="store_true",
-                   help="also bisect the heap flag itself: the largest -Xmx (with the tool's other "
-                        "flags) and --max-old-space-size whose exhaustion is not an OOM kill")
+    p.add_argument("--tune", action=argparse.BooleanOptionalAction, default=None,
+                   help="bisect the heap flag itself: the largest -Xmx (with the tool's other "
+                        "flags) and --max-old-space-size whose exhaustion is not an OOM kill "
+                        "(default: on, off with --quick)")
+    p.add_argument("--rev", help="run cgroupsize from this git revision (e.g. HEAD) instead of "
+                                 "the working tree")
     p.add_argument("--json", metavar="FILE", help="write every run to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="print each run as it ends")
     args = p.parse_args(argv)
 
+    if args.tune is None:
+        args.tune = not args.quick
     reason = rh.skip_reason()
     if reason:
         print(f"oom benchmark: cannot run: {reason}", file=sys.stderr)
@@ -605,6 +646,14 @@ def main(argv=None):
     bench = Bench(workdir, timeout=30 if args.quick else 60, verbose=args.verbose)
     try:
         rh.remove_stale()
+        if args.rev:
+            source, sha = snapshot(args.rev, workdir)
+            bench.extra_mounts.append(source)
+            bench.env["PYTHONPATH"] = source
+            report["cgroupsize"] = f"git revision {sha}"
+        else:
+            report["cgroupsize"] = "working tree"
+        print(f"cgroupsize: {report['cgroupsize']} of {REPO}")
         classes = None
         if "jvm" in parts:
             classes = compile_java(workdir)
@@ -664,7 +713,7 @@ def main(argv=None):
                 nres.append((limit, node_runs(bench, limit, args.node_live, churn, with_tool)))
                 for config in configs if not args.no_search else ():
                     searches.append(node_search(bench, config, limit, churn,
-                                                16 if args.quick else 8 if limit <= 512 else 16))
+                                                32 if args.quick else 8 if limit <= 512 else 16))
             report["node"] = nres
             report["node_search"] = [asdict(r) for r in searches]
             print(f"\nNode: live set {args.node_live:.0%} of the limit + {churn} MiB churn")
@@ -674,7 +723,7 @@ def main(argv=None):
                       f"{churn} MiB churn")
                 print(search_table(searches, "node", "V8 limit"))
 
-        if args.tune:
+        if args.tune and ("node" in parts or "jvm" in parts):
             tres = []
             prof = JvmProfile(churn_mib=churn, meta_mib=args.meta_mib, direct_mib=args.direct_mib)
             for limit in limits:
@@ -702,7 +751,7 @@ def main(argv=None):
 
         if "python" in parts:
             print("python @ 1 CPU ...", file=sys.stderr)
-            pres = python_runs(bench, 1 if args.quick else 3, 24 if args.quick else 64, 384,
+            pres = python_runs(bench, 1 if args.quick else 3, 24 if args.quick else 128, 384,
                                with_tool=python_tool)
             report["python"] = pres
             print("\nPython: numpy matmuls on ThreadPoolExecutor(), 1.0-CPU quota "
