@@ -20,7 +20,7 @@ _LAZY = {
     "plan": "cgroupsize.api",
     "apply": "cgroupsize.api",
     "Limits": "cgroupsize.limits",
-    "Plan": "cgroupsize.plan",
+    "Plan": "cgroupsize.planner",
 }
 
 

@@ -50,7 +50,7 @@ def _limits(values):
 
 
 def plan(argv, env=None, limits=None, **settings):
-    """What cgroupsize would exec for ``argv``: a :class:`cgroupsize.plan.Plan`.
+    """What cgroupsize would exec for ``argv``: a :class:`cgroupsize.planner.Plan`.
 
     For a supervisor that starts runtimes itself::
 
@@ -70,7 +70,7 @@ def plan(argv, env=None, limits=None, **settings):
     deserves attention. A bad setting raises :class:`cgroupsize.settings.SettingError`;
     nothing found in /proc or /sys ever raises.
     """
-    from cgroupsize.plan import make_plan
+    from cgroupsize.planner import make_plan
 
     env = dict(os.environ if env is None else env)
     values = _settings(env, settings)

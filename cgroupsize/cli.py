@@ -122,7 +122,7 @@ def _origin(settings, name):
 def make_plan(command, env, limits, settings):
     """The runtime's plan; on a bug of ours, the command unchanged (fail open)."""
     try:
-        from cgroupsize.plan import make_plan as plan_for
+        from cgroupsize.planner import make_plan as plan_for
 
         plan = plan_for(list(command), dict(env), limits, settings)
     except Exception as exc:
@@ -130,7 +130,7 @@ def make_plan(command, env, limits, settings):
             launch.error(f"cannot plan: {type(exc).__name__}: {exc}")
             return None
         launch.error(f"warning: cannot plan ({type(exc).__name__}: {exc}); starting the command unchanged")
-        from cgroupsize.plan import Plan
+        from cgroupsize.planner import Plan
 
         return Plan(runtime=None, argv=list(command), env=dict(env))
     if settings["strict"] and plan.problems:

@@ -9,7 +9,7 @@ argv[0]'s name alone and nothing on this machine leaks into a plan.
 from __future__ import annotations
 
 from cgroupsize.limits import LIMITED, UNLIMITED, Limits, Notice, Value
-from cgroupsize.plan import make_plan
+from cgroupsize.planner import make_plan
 from cgroupsize.settings import BY_NAME, from_env
 
 MiB = 1 << 20

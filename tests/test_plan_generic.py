@@ -11,7 +11,7 @@ import pytest
 
 import cgroupsize
 from cgroupsize import api
-from cgroupsize.plan import GENERIC, Plan, make_plan
+from cgroupsize.planner import GENERIC, Plan, make_plan
 from cgroupsize.settings import SettingError
 from plan_fixtures import ENV, FIXTURES, GiB, MEDIUM, MiB, limits, plan
 
@@ -119,7 +119,7 @@ def test_warnings_and_problems():
 
 
 def test_api_plan():
-    for _ in range(2):  # the second call after `cgroupsize.plan` the module was imported
+    for _ in range(2):  # the second call after cgroupsize.planner was imported: plan() is still the function
         p = cgroupsize.plan(["node", "app.js"], env={"PATH": "/nowhere"}, limits=limits(**MEDIUM))
     assert isinstance(p, cgroupsize.Plan)
     assert p.argv == ["node", "--max-old-space-size=819", "--max-semi-space-size=8", "app.js"]
@@ -197,7 +197,7 @@ def test_apply_workers(clean_environ):
 def test_apply_fails_open_but_not_on_user_errors(clean_environ, monkeypatch):
     with pytest.raises(SettingError):
         cgroupsize.apply(limits=limits(**MEDIUM), worker_memory="lots")
-    import cgroupsize.plan as plan_module
+    import cgroupsize.planner as plan_module
 
     monkeypatch.setattr(plan_module, "make_plan", lambda *a: 1 / 0)
     result = cgroupsize.apply(limits=limits(**MEDIUM))
@@ -233,7 +233,7 @@ def test_planning_imports_nothing_heavy(tmp_path):
     code = (
         "import sys\n"
         "before = set(sys.modules)\n"
-        "from cgroupsize.plan import make_plan\n"
+        "from cgroupsize.planner import make_plan\n"
         "from cgroupsize.settings import from_env\n"
         "from cgroupsize.limits import Limits, Value\n"
         "lim = Limits(memory=Value(1 << 30, '/m'), memory_state='limited')\n"

@@ -117,7 +117,7 @@ def test_every_row_has_help_env_and_a_parseable_default():
 
 
 def test_every_runtime_has_an_off_switch():
-    from cgroupsize.plan import SWITCH
+    from cgroupsize.planner import SWITCH
 
     for runtime, row in SWITCH.items():
         assert runtime in settings.RUNTIMES

@@ -18,7 +18,7 @@ whenever there is a limit.
 * ``DOTNET_PROCESSOR_COUNT`` = our CPU count, in decimal (that one is parsed
   base 10: ``CLRConfig ParseIntegerAsBase10``), when the quota binds.
 """
-from cgroupsize.plan import Plan
+from cgroupsize.planner import Plan
 from cgroupsize.runtimes.common import cpu_text, limit_text, seen_at_leaf, left_alone, user_set
 
 RATIO = 0.75  # .NET's own GCHeapHardLimitPercent default in a container

@@ -21,7 +21,7 @@ updates. The plan (research/sizing.md §5(e)):
   ``CGROUPSIZE_GO=always`` sets it whenever there is a CPU bound; a user's
   ``GODEBUG=containermaxprocs=0`` is an explicit "leave it" and is respected.
 """
-from cgroupsize.plan import Plan
+from cgroupsize.planner import Plan
 from cgroupsize.runtimes.common import MiB, cpu_text, limit_text, seen_at_leaf, left_alone, user_set
 
 RATIO = 0.9  # automemlimit's default

@@ -62,7 +62,7 @@ follows belongs to the application), ``@argfiles``, ``-XX:VMOptionsFile``,
 ``JDK_JAVA_OPTIONS``, ``JAVA_TOOL_OPTIONS``, ``_JAVA_OPTIONS`` and, for
 scripts, ``JAVA_OPTS``; token by token, never by substring.
 """
-from cgroupsize.plan import Plan
+from cgroupsize.planner import Plan
 from cgroupsize.runtimes.common import (KiB, MiB, cpu_text, fmt_size, limit_text, parse_jvm_size,
                                         left_alone, split_argfile, split_options)
 

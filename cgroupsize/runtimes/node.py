@@ -32,7 +32,7 @@ line before the script: ``--max-old-space-size`` (or ``_``),
 ``--max-old-space-size-percentage`` and ``--max-heap-size`` leave the heap
 alone, ``--max-semi-space-size`` the young generation.
 """
-from cgroupsize.plan import Plan
+from cgroupsize.planner import Plan
 from cgroupsize.runtimes.common import MiB, fmt_size, limit_text, left_alone, split_options
 
 NODE_ITSELF = 40 * MiB  # Node's own memory outside the V8 heap (25-30Mi measured) + slack

@@ -26,7 +26,7 @@ set it:
   arenas per *host* core; Heroku's default), unless another allocator is
   preloaded (jemalloc, tcmalloc, mimalloc) or ``GLIBC_TUNABLES`` sets it.
 """
-from cgroupsize.plan import Plan
+from cgroupsize.planner import Plan
 from cgroupsize.runtimes.common import MiB, cpu_text, fmt_size, limit_text, left_alone, user_set
 
 WORKER_MEMORY = 256 * MiB  # Heroku's Python buildpack: one worker per 256 MB

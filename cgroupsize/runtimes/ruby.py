@@ -17,7 +17,7 @@ only if the user has not set it:
   ``auto`` truncates a fractional quota (1.5 -> 1, 0.5 -> 0) and reads only
   the root cgroup.
 """
-from cgroupsize.plan import Plan
+from cgroupsize.planner import Plan
 from cgroupsize.runtimes.common import MiB
 from cgroupsize.runtimes.python import arenas_plan, workers_plan
 

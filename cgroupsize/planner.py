@@ -15,11 +15,9 @@ The recipe (DESIGN.md, step 3):
 
 Pure except for identification's cheap reads (and java ``@argfiles``).
 
-``cgroupsize.plan(argv, ...)`` is :func:`cgroupsize.api.plan`: once this
-module is imported, the import system sets ``cgroupsize.plan`` to it, so the
-module itself is made callable (see ``_CallableModule`` at the end).
+(Named ``planner``, not ``plan``: importing a submodule sets the package
+attribute of its name, which would hide the public ``cgroupsize.plan()``.)
 """
-import sys
 
 GENERIC = ("CONTAINER_MEMORY_LIMIT", "CONTAINER_CPU_LIMIT", "CONTAINER_CPU_COUNT")
 
@@ -192,21 +190,3 @@ def _generic(plan: Plan, limits, settings) -> None:
             plan.note(f"left {name} alone: set by the user")
         else:
             plan.set_env(name, value, why)
-
-
-class _CallableModule(type(sys)):
-    """``cgroupsize.plan(...)`` keeps working after ``import cgroupsize.plan``.
-
-    The package exports the function ``plan`` (from cgroupsize.api) and has
-    this module of the same name; importing a submodule sets the package's
-    attribute to the module, whatever was there. Calling the module calls
-    the function, so both readings of ``cgroupsize.plan`` work.
-    """
-
-    def __call__(self, argv, env=None, limits=None, **settings):
-        from cgroupsize.api import plan
-
-        return plan(argv, env, limits, **settings)
-
-
-sys.modules[__name__].__class__ = _CallableModule
