@@ -39,7 +39,7 @@ def limits_text(limits) -> str:
     rows = [f"cgroupsize {__version__}: limits of this process's cgroup", ""]
 
     def row(label, value, source=None):
-        rows.append(f"  {label:<10} {value:<46} {source or ''}".rstrip())
+        rows.append(f"  {label:<10} {value:<48} {source or ''}".rstrip())
 
     # -- memory
     mem_kind = f"cgroup {limits.memory_version}" if limits.memory_version else "no memory cgroup"
