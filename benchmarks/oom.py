@@ -122,6 +122,7 @@ class Run:
     cpu: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)  # key=value pairs the workload printed
     outcome: str = ""
+    error: str = ""  # the runtime's own OOM message, first line
     stderr_tail: str = ""
     stdout_tail: str = ""
 
@@ -188,6 +189,8 @@ class Bench:
         stderr = "\n".join(stderr_lines)
         run.values = dict(KV.findall(r.stdout))
         run.outcome = classify(run, r.stdout, stderr)
+        m = JAVA_OOM.search(stderr) or JAVA_OOM.search(r.stdout) or NODE_OOM.search(stderr)
+        run.error = m.group(0).strip() if m else ""
         if TOOL_FAILED.search(stderr):  # fail-open: the runtime ran unsized
             run.outcome = "NO-PLAN " + run.outcome
         run.stderr_tail = _tail(stderr)
@@ -391,6 +394,38 @@ def snapshot(rev: str, workdir: Path) -> tuple[str, str]:
     subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
     os.chmod(dest, 0o755)
     return str(dest), sha
+
+
+def jvm_regions(bench: Bench, report, limit_mib, classes, prof: JvmProfile):
+    """A small heap (50 MiB live) and more metaspace, or more direct memory, than the tool's cap
+    for that region: defaults vs cgroupsize. Every such run is far inside the limit."""
+    meta_cap = _planned(report, "java", limit_mib, "-XX:MaxMetaspaceSize=")
+    direct_cap = _planned(report, "java", limit_mib, "-XX:MaxDirectMemorySize=")
+    rows = []
+    for what, meta, direct in (("metaspace", int((meta_cap or 0) * 1.25) + 8, prof.direct_mib),
+                               ("direct", prof.meta_mib, int((direct_cap or 0) * 1.25) + 4)):
+        if not (meta_cap and direct_cap):
+            continue
+        case = {"limit_mib": limit_mib, "region": what, "meta_mib": meta, "direct_mib": direct,
+                "meta_cap": meta_cap, "direct_cap": direct_cap}
+        for config in ("defaults", "cgroupsize"):
+            run = bench.run(f"jvm {config} {what}", java_argv(
+                config, classes, 50, prof.churn_mib, prof.threads, prof.stack_kib, meta, direct),
+                limit_mib)
+            case[config] = asdict(run)
+        rows.append(case)
+    return rows
+
+
+def regions_table(cases) -> str:
+    rows = []
+    for c in cases:
+        for config in ("defaults", "cgroupsize"):
+            run = c[config]
+            rows.append([c["limit_mib"], f"{c['region']}: {c['meta_mib']} MiB meta, "
+                         f"{c['direct_mib']} MiB direct", config, run["outcome"],
+                         _mib(run["max_usage_mib"]), run["error"].replace("java.lang.", "")[:60]])
+    return table(["limit", "workload (50 MiB live)", "JVM", "outcome", "peak", "error"], rows)
 
 
 def compile_java(workdir: Path) -> str:
@@ -697,13 +732,23 @@ def main(argv=None):
                     if not args.quick:
                         jvm_threads(bench, r, classes, prof, args.threads, args.stack_kib)
                     results.append(r)
+            regions = []
+            if with_tool and not args.quick and not args.no_search:
+                for limit in limits:
+                    print(f"jvm regions @ {limit} MiB ...", file=sys.stderr)
+                    regions += jvm_regions(bench, report, limit, classes, prof)
             report["jvm_profile"] = asdict(prof)
             report["jvm"] = [asdict(r) for r in results]
+            report["jvm_regions"] = regions
             print(f"\nJVM: largest live set (MiB of byte[]) that completes, besides "
                   f"{prof.threads} threads x {prof.stack_kib} KiB stack, {prof.meta_mib} MiB "
                   f"metaspace, {prof.direct_mib} MiB direct buffers and {prof.churn_mib} MiB churn;"
                   f"\nheap = Runtime.maxMemory(); peak = memory.max_usage_in_bytes")
             print(search_table(results))
+            if regions:
+                print("\nJVM: a non-heap region 25% above the tool's cap for it (-XX:MaxMetaspaceSize"
+                      " / -XX:MaxDirectMemorySize), 50 MiB live")
+                print(regions_table(regions))
 
         if "node" in parts:
             nres, searches = [], []
