@@ -269,3 +269,15 @@ def test_verbose_never_echoes_user_arguments_or_values(monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert secret not in proc.stderr
     assert proc.stderr.strip()  # it did say something
+
+
+@pytest.mark.parametrize("argv", [["--", "java", "-jar", "app.jar"], ["--", "node", "app.js"],
+                                  ["--", "python3", "-m", "gunicorn", "app:app"], ["--print", "--json"],
+                                  ["--dry-run", "--", "npm", "start"]])
+def test_no_helper_process_is_ever_run(fp, execs, argv, capsys):
+    """Versions come from files (the JDK's release file, Go build info), never from running
+    ``java -version``: pytest-subprocess refuses any command nobody registered."""
+    fp.allow_unregistered(False)
+    assert call_main(argv) == 0
+    assert list(fp.calls) == []  # nothing was even attempted
+    capsys.readouterr()
