@@ -277,7 +277,7 @@ def test_verbose_never_echoes_user_arguments_or_values(monkeypatch):
 def test_no_helper_process_is_ever_run(fp, execs, argv, capsys):
     """Versions come from files (the JDK's release file, Go build info), never from running
     ``java -version``: pytest-subprocess refuses any command nobody registered."""
-    fp.allow_unregistered(False)
+    fp.register([fp.any()], occurrences=100)  # any command "runs" and is recorded, none is real
     assert call_main(argv) == 0
     assert list(fp.calls) == []  # nothing was even attempted
     capsys.readouterr()
