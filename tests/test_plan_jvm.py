@@ -14,12 +14,12 @@ JAVA = ["java", "-jar", "app.jar"]
 @pytest.mark.parametrize(
     "fixture, flags",
     [
-        ("small", ["-XX:ActiveProcessorCount=1", "-XX:+UseSerialGC", "-Xmx124m", "-XX:MaxMetaspaceSize=44m",
-                   "-XX:ReservedCodeCacheSize=11m", "-XX:MaxDirectMemorySize=11m"]),
-        ("medium", ["-XX:ActiveProcessorCount=2", "-XX:+UseSerialGC", "-Xmx550m", "-XX:MaxMetaspaceSize=160m",
-                    "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m"]),
-        ("large", ["-XX:ActiveProcessorCount=8", "-Xmx6396m", "-XX:MaxMetaspaceSize=256m",
-                   "-XX:ReservedCodeCacheSize=240m", "-XX:MaxDirectMemorySize=256m"]),
+        ("small", ["-XX:ActiveProcessorCount=1", "-XX:+UseSerialGC", "-Xmx124m", "-XX:MaxMetaspaceSize=67m",
+                   "-XX:ReservedCodeCacheSize=11m", "-XX:MaxDirectMemorySize=67m"]),
+        ("medium", ["-XX:ActiveProcessorCount=2", "-XX:+UseSerialGC", "-Xmx550m", "-XX:MaxMetaspaceSize=275m",
+                    "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=275m"]),
+        ("large", ["-XX:ActiveProcessorCount=8", "-Xmx6396m", "-XX:MaxMetaspaceSize=921m",
+                   "-XX:ReservedCodeCacheSize=240m", "-XX:MaxDirectMemorySize=921m"]),
         ("none", ["-XX:ActiveProcessorCount=16"]),
     ],
 )
@@ -68,7 +68,10 @@ def test_too_small_degrades_and_warns_never_fails(mib):
     p = plan(JAVA, lim=limits(mem=mib * MiB, cpus=1))
     heap = [f for f in p.flags if f.startswith("-Xmx")]
     assert heap == [f"-Xmx{mib // 2}m"]  # HotSpot's own 50%, as the JVM would take anyway
-    assert "-XX:MaxMetaspaceSize=16m" in p.flags and "-XX:ReservedCodeCacheSize=8m" in p.flags
+    # metaspace and direct memory at their floors (16Mi, 4Mi) share one pool with the 5% headroom
+    pool = f"{(16 + 4) + int(mib * 0.05)}m"
+    assert f"-XX:MaxMetaspaceSize={pool}" in p.flags and f"-XX:MaxDirectMemorySize={pool}" in p.flags
+    assert "-XX:ReservedCodeCacheSize=8m" in p.flags
     assert p.problems and p.problems[0] in p.warnings
     assert "too small for a sane JVM plan" in p.warnings[0]
 
@@ -94,7 +97,7 @@ def test_user_heap_wins(argv, env, where):
     p = plan(argv, env)
     assert not any(f.startswith("-Xmx") for f in p.flags)
     assert f"left the heap alone: set by the user in {where}" in p.notes
-    assert "-XX:MaxMetaspaceSize=160m" in p.flags  # the other regions are still bounded
+    assert "-XX:MaxMetaspaceSize=275m" in p.flags  # the other regions are still bounded
 
 
 @pytest.mark.parametrize(
