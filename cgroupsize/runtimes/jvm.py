@@ -33,6 +33,11 @@ The plan (research/sizing.md §1(e); every figure the user set wins):
   - headroom ``CGROUPSIZE_JVM_HEADROOM`` x limit (5%) for native memory of
     libraries and malloc arenas.
 
+  ``-XX:MaxMetaspaceSize`` and ``-XX:MaxDirectMemorySize`` are both set to one
+  shared pool, the two budgets plus the headroom: either may outgrow its own
+  budget into the others' (per-region caps failed workloads that ran without
+  the tool: benchmarks/README.rst), neither grows past the limit unbounded.
+
   Where that leaves the heap under 40% of the limit, or under what HotSpot
   would take by itself (50% below 250Mi, 124.8Mi up to 500Mi, 25% above:
   cgroupsize never holds less than the default), metaspace, code cache and
