@@ -27,25 +27,17 @@ def memory_limit(root: str = "/") -> int | None:
     return read_limits(root).memory_limit
 
 
-def _settings(env, overrides) -> dict:
-    """``CGROUPSIZE_*`` from ``env``, then keyword overrides (strings are parsed like the variables)."""
-    from cgroupsize import settings as table
+def _resolve(env, overrides) -> dict:
+    from cgroupsize.settings import resolve
 
-    values = table.from_env(env)
-    for name, value in overrides.items():
-        setting = table.BY_NAME.get(name)
-        if setting is None:
-            raise TypeError(f"unknown setting {name!r}; known: {', '.join(table.BY_NAME)}")
-        values[name] = setting.parse(value, f"{name}=") if isinstance(value, str) else value
-    return values
+    return resolve(env, overrides, where=lambda setting: f"{setting.name}=")
 
 
 def _limits(values):
     from cgroupsize.cgroups.detect import read_limits
 
     limits = read_limits()
-    limits.override(memory=values.get("memory_limit"), cpu=values.get("cpu_limit"),
-                    memory_from="CGROUPSIZE_MEMORY_LIMIT", cpu_from="CGROUPSIZE_CPU_LIMIT")
+    limits.override_from(values)
     return limits
 
 
@@ -73,7 +65,7 @@ def plan(argv, env=None, limits=None, **settings):
     from cgroupsize.planner import make_plan
 
     env = dict(os.environ if env is None else env)
-    values = _settings(env, settings)
+    values = _resolve(env, settings)
     if limits is None:
         limits = _limits(values)
     return make_plan(list(argv), env, limits, values)

@@ -73,15 +73,11 @@ def _settings(env, options):
     """Settings from the environment, then command-line options on top; None on a user error."""
     from cgroupsize import settings as table
 
+    # click passes every option; None, False and a count of 0 mean "not given" (the variable
+    # stays), while an empty string was given and must be refused like any bad value.
+    given = {name: value for name, value in (options or {}).items() if value not in (None, False)}
     try:
-        values = table.from_env(env)
-        for name, text in (options or {}).items():
-            setting = table.BY_NAME[name]
-            if isinstance(text, str):
-                values[name] = setting.parse(text, setting.option)
-                values["_origin_" + name] = setting.option
-            elif text:  # flags and counts already parsed by click
-                values[name] = text
+        values = table.resolve(env, given, where=lambda setting: setting.option)
     except table.SettingError as exc:
         launch.error(f"{exc} ({USAGE_HINT})")
         return None
@@ -102,21 +98,12 @@ def detect(root, settings):
         from cgroupsize.limits import Limits
 
         limits = Limits()
-    limits.override(
-        memory=settings["memory_limit"],
-        cpu=settings["cpu_limit"],
-        memory_from=_origin(settings, "memory_limit"),
-        cpu_from=_origin(settings, "cpu_limit"),
-    )
+    limits.override_from(settings)
     if settings["strict"] and limits.problems():
         for n in limits.problems():
             launch.error(f"{n.message} (--strict)")
         return None
     return limits
-
-
-def _origin(settings, name):
-    return settings.get("_origin_" + name) or "CGROUPSIZE_" + name.upper()
 
 
 def make_plan(command, env, limits, settings):

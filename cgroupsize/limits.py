@@ -171,6 +171,15 @@ class Limits:
             self.cpu_state = LIMITED
             self.add(OVERRIDE, f"CPU limit taken from {cpu_from}")
 
+    def override_from(self, settings) -> None:
+        """Apply the ``memory_limit``/``cpu_limit`` settings, named by where they came from."""
+        self.override(
+            memory=settings.get("memory_limit"),
+            cpu=settings.get("cpu_limit"),
+            memory_from=settings.get("_origin_memory_limit") or "CGROUPSIZE_MEMORY_LIMIT",
+            cpu_from=settings.get("_origin_cpu_limit") or "CGROUPSIZE_CPU_LIMIT",
+        )
+
     def add(self, code: str, message: str) -> None:
         self.notices.append(Notice(code, message))
 

@@ -274,3 +274,26 @@ def from_env(env) -> dict:
         text = env.get(s.env)
         values[s.name] = s.default if text is None or text.strip() == "" else s.parse(text)
     return values
+
+
+def resolve(env, overrides=None, where=None) -> dict:
+    """Settings from ``env``'s ``CGROUPSIZE_*`` variables, then ``overrides`` on top.
+
+    ``overrides`` maps setting names to text (parsed as the variable would be,
+    an error naming ``where(setting)``: the option, or the keyword) or to a
+    value used as given. A text override remembers where it came from as
+    ``_origin_<name>``, the source a memory or CPU override is reported with.
+    Raises SettingError, or TypeError for a name that is no setting.
+    """
+    values = from_env(env)
+    for name, value in (overrides or {}).items():
+        setting = BY_NAME.get(name)
+        if setting is None:
+            raise TypeError(f"unknown setting {name!r}; known: {', '.join(BY_NAME)}")
+        if isinstance(value, str):
+            origin = where(setting) if where else setting.env
+            values[name] = setting.parse(value, origin)
+            values["_origin_" + name] = origin
+        else:
+            values[name] = value
+    return values
