@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from cgroupsize.runtimes import node
+from cgroupsize.limits import Value
 from plan_fixtures import FIXTURES, GiB, MiB, limits, plan, text
 
 NODE = ["node", "server.js"]
@@ -118,3 +119,21 @@ def test_no_limit_adds_nothing():
     p = plan(["npm", "start"], lim=limits(**FIXTURES["none"]))
     assert "NODE_OPTIONS" not in p.added
     assert any("memory limit unlimited" in n for n in p.notes)
+
+
+@pytest.mark.parametrize("cpus, expected", [(0.5, None), (2, None), (4, None), (4.5, "5"), (8, "8"), (400, "128")])
+def test_threadpool_follows_the_cpus_above_libuvs_default(cpus, expected):
+    lim = limits(mem=1 * GiB, cpus=cpus)
+    lim.host_cpus = Value(512, "/sys/devices/system/cpu/online", "0-511")
+    p = plan(NODE, lim=lim)
+    assert p.added.get("UV_THREADPOOL_SIZE") == expected
+
+
+def test_threadpool_users_value_and_skip_win():
+    p = plan(NODE, {"UV_THREADPOOL_SIZE": "2"}, lim=limits(mem=1 * GiB, cpus=8))
+    assert "UV_THREADPOOL_SIZE" not in p.added and p.env["UV_THREADPOOL_SIZE"] == "2"
+    assert "left UV_THREADPOOL_SIZE alone: set by the user" in p.notes
+    p = plan(NODE, lim=limits(mem=1 * GiB, cpus=8), skip="UV_THREADPOOL_SIZE")
+    assert "UV_THREADPOOL_SIZE" not in p.added
+    p = plan(["npm", "start"], lim=limits(mem=None, cpus=8))  # no memory limit: the pool still follows the CPUs
+    assert p.added["UV_THREADPOOL_SIZE"] == "8"

@@ -23,6 +23,12 @@ with "heap out of memory" at 80-83% of the limit, never a kernel OOM kill):
 * below 75Mi that leaves under 32Mi: a warning (``--strict`` refuses), an
   old space of ``max(16Mi, B/4)`` and 1Mi semi-spaces.
 * no memory limit: nothing (V8's own sizing from host memory stands).
+* ``UV_THREADPOOL_SIZE`` = our CPU count where that is above libuv's fixed
+  default of 4 (at most 128): the pool runs crypto, zlib and blocking fs and
+  DNS work, and 4 threads leave CPUs idle in a 16-CPU container. Never
+  lowered below 4: fs and DNS calls block without using a CPU
+  (docs.libuv.org "Thread pool work scheduling"; read once at start-up, so it
+  must be in the environment).
 
 ``node`` run directly gets the flags right after ``node`` (the user's later
 flags win); npm, npx, yarn, pnpm and node scripts get them at the front of
@@ -33,8 +39,11 @@ line before the script: ``--max-old-space-size`` (or ``_``),
 alone, ``--max-semi-space-size`` the young generation.
 """
 from cgroupsize.planner import Plan
-from cgroupsize.runtimes.common import MiB, fmt_size, limit_text, left_alone, split_options
+from cgroupsize.runtimes.common import (MiB, cpu_text, fmt_size, left_alone, limit_text, split_options,
+                                        user_set)
 
+THREADPOOL_DEFAULT = 4  # libuv's UV_THREADPOOL_SIZE default
+THREADPOOL_MAX = 128  # libuv accepts up to 1024; more than this many CPUs is rare and the pool's stacks add up
 NODE_ITSELF = 40 * MiB  # Node's own memory outside the V8 heap (25-30Mi measured) + slack
 SEMI_PER = 128 * MiB  # one MiB of semi-space per 128Mi of limit ...
 SEMI_MAX_MIB = 16  # ... up to V8's 64-bit default maximum (8MB x pointer size / 4)
@@ -100,6 +109,7 @@ def old_space(budget: int, ratio: float):
 
 def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     p = Plan("node", argv, env)
+    _threadpool(p, env, limits, settings)
     limit = limits.memory_limit
     if limit is None:
         p.note(f"no --max-old-space-size: memory limit {limits.memory_state} (V8 sizes its heap itself)")
@@ -136,3 +146,13 @@ def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
     else:
         p.prepend_env("NODE_OPTIONS", flags, f"{target.name} starts node itself; {why}")
     return p
+
+
+def _threadpool(p, env, limits, settings) -> None:
+    count = min(limits.cpu_count, THREADPOOL_MAX)
+    if count <= THREADPOOL_DEFAULT:
+        p.note(f"no UV_THREADPOOL_SIZE: {limits.cpu_count} CPU(s), libuv's default of "
+               f"{THREADPOOL_DEFAULT} threads stands")
+    elif not left_alone(p, settings, "UV_THREADPOOL_SIZE", user_set(env, "UV_THREADPOOL_SIZE")):
+        p.set_env("UV_THREADPOOL_SIZE", str(count),
+                  f"one libuv pool thread per usable CPU ({cpu_text(limits)}) instead of the fixed 4")
