@@ -65,7 +65,10 @@ def run(command, env, options=None, root="/", dry_run=False, as_json=False) -> i
 
         _out(report.to_json(plan.to_dict(limits)) if as_json else report.plan_text(plan, limits))
         return 0
-    _say(plan, limits, settings["verbose"])
+    try:
+        _say(plan, limits, settings["verbose"])
+    except Exception as exc:  # a reporting bug must not keep the command from starting
+        launch.error(f"warning: cannot report ({type(exc).__name__}: {exc})")
     return launch.exec_command(plan.argv, plan.env)
 
 

@@ -282,3 +282,13 @@ def test_no_helper_process_is_ever_run(fp, execs, argv, capsys):
     assert call_main(argv) == 0
     assert list(fp.calls) == []  # nothing was even attempted
     capsys.readouterr()
+
+
+def test_a_reporting_bug_still_execs(execs, monkeypatch, capsys):
+    """Fail open: -v output that breaks must not keep the command from starting."""
+    from cgroupsize import report
+
+    monkeypatch.setattr(report, "verbose_lines", lambda *a: 1 / 0)
+    assert call_main(["-v", "--", "true"]) == 0
+    assert execs and execs[0][1][0] == "true"
+    assert "cannot report (ZeroDivisionError" in capsys.readouterr().err
