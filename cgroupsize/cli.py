@@ -54,7 +54,7 @@ def run(command, env, options=None, root="/", dry_run=False, as_json=False) -> i
         return launch.USAGE
     if settings["disable"] and not dry_run:
         return launch.exec_command(command, env)
-    limits = detect(root, settings)
+    limits = detect(root, settings, diagnostics=dry_run)  # the exec path needs only the limits
     if limits is None:  # --strict and detection failed
         return launch.PROBLEM
     plan = make_plan(command, env, limits, settings)
@@ -87,12 +87,12 @@ def _settings(env, options):
     return values
 
 
-def detect(root, settings):
+def detect(root, settings, diagnostics=True):
     """Limits with overrides applied; fails open unless --strict."""
     from cgroupsize.cgroups.detect import read_limits
 
     try:
-        limits = read_limits(root)
+        limits = read_limits(root, diagnostics)
     except Exception as exc:  # a bug of ours must not keep the application from starting
         if settings["strict"]:
             launch.error(f"cannot detect limits: {type(exc).__name__}: {exc}")

@@ -76,11 +76,13 @@ class Location:
         yield self.mount_point
 
 
-def read_limits(root: str = "/") -> Limits:
+def read_limits(root: str = "/", diagnostics: bool = True) -> Limits:
     """Memory and CPU limits of this process's cgroup, read through ``root``.
 
     Never raises on what it finds in /proc or /sys: problems become notices
-    and "unknown" figures (DESIGN.md principle 1).
+    and "unknown" figures (DESIGN.md principle 1). ``diagnostics`` (usage,
+    peak, OOM kills, weight, throttling: five more files) is for reports; the
+    entrypoint path, which only needs the limits, skips them.
     """
     limits = Limits()
     files = Files(root, limits.notices)
@@ -95,6 +97,9 @@ def read_limits(root: str = "/") -> Limits:
     _memory(files, limits, locations.get("memory"))
     _cpu(files, limits, locations.get("cpu"))
     _cpuset(files, limits, locations.get("cpuset"))
+    if diagnostics:
+        _memory_diagnostics(files, limits, locations.get("memory"))
+        _cpu_diagnostics(files, limits, locations.get("cpu"))
     return limits
 
 
@@ -265,7 +270,12 @@ def _memory(files: Files, limits: Limits, loc) -> None:
         # (kept) memory limit, so it is computed after a covering limit is dropped.
         limits.swap = Value(max(0, memsw.value - hard.value), memsw.source, memsw.raw)
 
-    # Diagnostics come from the level that sets the limit (else our own).
+
+def _memory_diagnostics(files: Files, limits: Limits, loc) -> None:
+    """Usage, peak and OOM kills, from the level that sets the limit (else our own)."""
+    if loc is None:
+        return
+    hard = limits.memory
     where = posixpath.dirname(hard.source) if hard.value is not None and hard.source.endswith(
         ("memory.max", "memory.limit_in_bytes")) else loc.dir
     if loc.version == "v2":
@@ -376,6 +386,13 @@ def _cpu(files: Files, limits: Limits, loc) -> None:
             CPU_QUOTA_COVERS_MACHINE,
             f"CPU quota {best.value:g} in {best.source} is at or above the host's {host_cpus} CPUs",
         )
+
+
+def _cpu_diagnostics(files: Files, limits: Limits, loc) -> None:
+    """Weight (shares) and throttling, from the level that sets the quota (else our own)."""
+    if loc is None:
+        return
+    best = limits.cpu_quota
     weight_file = "cpu.weight" if loc.version == "v2" else "cpu.shares"
     limits.cpu_weight = _int_file(files, loc.dir, weight_file)
     stat = posixpath.join(posixpath.dirname(best.source) if best.source else loc.dir, "cpu.stat")
