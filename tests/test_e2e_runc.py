@@ -362,3 +362,46 @@ def test_node_heap_fits_the_limit(runc_harness):
     assert old is not None, f"the plan sets no --max-old-space-size for a 256 MiB container:\n{r}"
     # heap_size_limit = old space + young generation (a few MiB at this size).
     assert old <= heap_limit < old + 64 * MiB, f"plan old space {old}, V8 {heap_limit}\n{r}"
+
+
+# -- every scenario, every runtime: what the runtime reports is what the plan said ----------------
+
+RUNTIME_COMMANDS = {
+    "java": ["java", "-XX:+PrintFlagsFinal", "-version"],
+    "node": ["node", "-e", 'console.log(require("v8").getHeapStatistics().heap_size_limit)'],
+    "python3": PY_ENV,
+}
+
+
+@pytest.mark.runtimes
+@pytest.mark.parametrize("runtime", sorted(RUNTIME_COMMANDS))
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_every_scenario_runtime_reports_the_plan(runc_harness, scenario, runtime):
+    if shutil.which(runtime) is None:
+        pytest.skip(f"{runtime} is not installed")
+    _, options, parent, memory, _quota = scenario
+    if parent is not None:
+        options = dict(options, parent=runc_harness.parent_cgroup(**parent))
+    plan, out, r = plan_then_exec(runc_harness, RUNTIME_COMMANDS[runtime], **options)
+    assert plan["limits"]["memory"]["limit"] == memory, str(r)
+    count = plan["limits"]["cpu"]["count"]
+    if runtime == "java":
+        final = dict(re.findall(r"^\s*\S+ (\w+)\s*=\s*(\S+)", out, re.M))
+        assert final["ActiveProcessorCount"] == str(count), str(r)
+        flag = jvm_heap_flag(plan)
+        if memory is None:
+            assert flag is None, f"a heap flag without a memory limit: {flag}\n{r}"
+        else:
+            assert flag and flag[0] == "bytes", str(r)
+            assert flag[1] <= int(final["MaxHeapSize"]) < min(flag[1] + 4 * MiB, memory), str(r)
+    elif runtime == "node":
+        old = node_old_space(plan)
+        if memory is None:
+            assert old is None, str(r)
+        else:
+            assert old is not None and old <= int(out.strip()) < memory, str(r)
+    else:
+        env = json.loads(out)
+        missing = {k: v for k, v in plan["env"].items() if env.get(k) != v}
+        assert not missing, f"planned but not in the child's environment: {missing}\n{r}"
+        assert env["CONTAINER_CPU_COUNT"] == str(count), str(r)
