@@ -464,7 +464,7 @@ def files(t: Target) -> dict:
                 m = _TRACE.match(line)
                 if not m:
                     continue
-                call, path, rc, rest = m.group(2), m.group(3), int(m.group(4)), m.group(5)
+                call, path, rc = m.group(2), m.group(3), int(m.group(4))
                 if call in ("openat", "open"):
                     (opened if rc >= 0 else missing).append(path)
                 elif call == "execve" and rc == 0:

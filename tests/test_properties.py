@@ -11,7 +11,6 @@ NUL-laden numbers, whole fixture trees built from them.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import posixpath
@@ -28,7 +27,6 @@ from cgroupsize import settings as table
 from cgroupsize.cgroups import detect, mountinfo, proccgroup
 from cgroupsize.cgroups.detect import Location, read_limits, relative
 from cgroupsize.cgroups.files import MAX_CPUS, Files, parse_cpu_list, parse_uint
-from cgroupsize.limits import Value
 
 try:
     from test_faults import HOST, V1, V2, check_domain, write_tree
