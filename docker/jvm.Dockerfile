@@ -1,28 +1,33 @@
-# syntax=docker/dockerfile:1
 # JVM (Eclipse Temurin 21 JRE) image with cgroupsize in front of `java`.
 #
-# Temurin images ship no Python, so cgroupsize runs on Ubuntu's python3 with
-# Ubuntu's python3-click and python3-psutil (about 25 MB installed); the package
-# itself (pure Python) is installed from PyPI into a small venv that sees those
-# system packages. The `-noble` tag pins the Ubuntu release (24.04) the package
-# versions below belong to.
+# Temurin images ship no Python, so cgroupsize runs on the distribution's
+# python3 (about 20 MB), in a venv (/opt/cgroupsize) built in a first stage
+# from wheels in the build context; only the venv is copied into the image.
+# The base image is a build argument: any Debian or Ubuntu image with java
+# on the PATH (teams pin their own, e.g. by digest).
 #
+#   python3 -m pip wheel --wheel-dir cgroupsize-wheels /path/to/cgroupsize
 #   docker build -f docker/jvm.Dockerfile -t myapp-jvm .
+#   docker build -f docker/jvm.Dockerfile --build-arg BASE_IMAGE=eclipse-temurin:17-jre-jammy -t myapp-jvm .
 #   docker run --rm --memory 1g --cpus 1.5 myapp-jvm
 
-FROM eclipse-temurin:21-jre-noble AS cgroupsize
+ARG BASE_IMAGE=eclipse-temurin:21-jre-noble
+FROM ${BASE_IMAGE} AS cgroupsize
 ARG CGROUPSIZE_VERSION=0.1.0
+# Wheels of cgroupsize, click and psutil, made on the host (docker/README.rst):
+# no package index is needed while the image builds.
+COPY cgroupsize-wheels/ /tmp/cgroupsize-wheels/
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3-venv=3.12.* \
+    && apt-get install -y --no-install-recommends python3-venv \
     && rm -rf /var/lib/apt/lists/* \
-    && python3 -m venv --system-site-packages /opt/cgroupsize \
-    && /opt/cgroupsize/bin/pip install --no-cache-dir --no-deps "cgroupsize==${CGROUPSIZE_VERSION}" \
-    && /opt/cgroupsize/bin/pip uninstall --yes pip
+    && python3 -m venv /opt/cgroupsize \
+    && /opt/cgroupsize/bin/pip install --no-cache-dir --no-index \
+        --find-links /tmp/cgroupsize-wheels "cgroupsize==${CGROUPSIZE_VERSION}" \
+    && /opt/cgroupsize/bin/pip uninstall --yes pip setuptools
 
-FROM eclipse-temurin:21-jre-noble
+FROM ${BASE_IMAGE}
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        python3=3.12.* python3-click=8.1.* python3-psutil=5.9.* tini=0.19.* \
+    && apt-get install -y --no-install-recommends python3 tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-log-init --uid 10001 --user-group --no-create-home app
 COPY --from=cgroupsize /opt/cgroupsize /opt/cgroupsize
@@ -36,7 +41,7 @@ WORKDIR /app
 USER 10001:10001
 
 # tini is PID 1: it reaps zombies and passes signals on. cgroupsize then
-# exec()s java with -Xmx and friends sized to the container, so the JVM keeps
+# execs java with -Xmx and friends sized to the container, so the JVM keeps
 # tini's child PID and receives SIGTERM directly (shutdown hooks run).
 # `docker run --init` is the alternative to tini. Keep the exec form and the
 # trailing "--": the CMD's own options must never be read as cgroupsize's.

