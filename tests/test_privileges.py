@@ -62,6 +62,12 @@ def _hidden_ancestor(path):
     return None
 
 
+def _outermost(paths):
+    """``paths`` without those inside another one of them (a bind mount carries its subtree)."""
+    paths = sorted(set(paths))
+    return [p for p in paths if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in paths)]
+
+
 def run_unprivileged(argv, *, env=None, user="setpriv", ro_tmp=True, readonly=(REPO,), timeout=60,
                      input=None):
     """Run ``argv`` as uid/gid 65534 with no supplementary groups and only ``env``.
@@ -73,14 +79,15 @@ def run_unprivileged(argv, *, env=None, user="setpriv", ro_tmp=True, readonly=(R
     """
     if env is None:
         env = {"PATH": PATH, "PYTHONPATH": REPO, "PYTHONDONTWRITEBYTECODE": "1"}
-    # The interpreter's prefix (pyenv: under the 0700 /root) and this checkout
-    # (CI clones into a 0700 mktemp directory) must stay reachable for uid
-    # 65534: bind each aside, cover its hidden ancestor with a 0755 tmpfs,
-    # and put it back at its own path.
+    # The interpreter's prefix (pyenv: under the 0700 /root), the virtualenv
+    # and this checkout (CI clones into a 0700 mktemp directory; a newcomer
+    # may have both under /tmp) must stay reachable for uid 65534 and survive
+    # the empty /tmp: bind each aside, cover its hidden ancestor with a 0755
+    # tmpfs, and put it back at its own path.
     keep = []
-    for path in dict.fromkeys(os.path.realpath(p) for p in (sys.base_prefix, REPO)):
+    for path in _outermost(os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, REPO)):
         hidden = _hidden_ancestor(path)
-        if hidden:
+        if hidden or (ro_tmp and path.startswith("/tmp/")):
             keep.append((path, hidden))
     spare = "/dev/shm" if os.path.isdir("/dev/shm") else None  # not under /tmp, which may be covered
     stashes = [tempfile.mkdtemp(prefix="cgroupsize-priv-", dir=spare) for _ in keep]
@@ -88,7 +95,7 @@ def run_unprivileged(argv, *, env=None, user="setpriv", ro_tmp=True, readonly=(R
     lines = ["set -e", "umask 022"]
     for (path, _), stash in zip(keep, stashes):
         lines.append(f"mount --bind {q(path)} {q(stash)}")
-    for hidden in dict.fromkeys(h for _, h in keep):
+    for hidden in dict.fromkeys(h for _, h in keep if h):
         if not (ro_tmp and (hidden + "/").startswith("/tmp/")):
             lines.append(f"mount -t tmpfs -o mode=755,size=1m tmpfs {q(hidden)}")
     if ro_tmp:  # an empty /tmp, made read-only once what must live in it is back
@@ -223,12 +230,21 @@ def test_never_opens_the_network_nor_spawns(args, tmp_path):
 # -- exit status: the command's, including 128 + signal ------------------------------------------
 
 
+# Puts SIGINT and SIGQUIT back to their default before running the rest of argv. A parent
+# that ignores them (a background job, nohup-style CI runners) passes the ignore on, and a
+# shell cannot undo an ignore it inherited (POSIX "trap"): without this, "kill -INT $$"
+# would do nothing there and the test would measure the runner, not the tool.
+DEFAULT_SIGINT = [sys.executable, "-c", "import os, signal, sys\n"
+                  "for s in (signal.SIGINT, signal.SIGQUIT):\n    signal.signal(s, signal.SIG_DFL)\n"
+                  "os.execvp(sys.argv[1], sys.argv[1:])"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
 def test_shell_sees_128_plus_signal(sig):
     """``sh -c 'cgroupsize -- sh -c "kill -TERM \\$\\$"; echo $?'`` prints 143."""
     tool = " ".join(shlex.quote(a) for a in TOOL)
     script = f'{tool} -- sh -c "kill -{sig.name[3:]} \\$\\$"; echo $?'
-    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60,
+    proc = subprocess.run(DEFAULT_SIGINT + ["sh", "-c", script], capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=REPO))
     assert proc.stdout.strip() == str(128 + sig), (proc.stdout, proc.stderr)
 
