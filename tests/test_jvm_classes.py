@@ -61,6 +61,7 @@ def test_plain_jar_counts_only_loadable_classes(tmp_path):
         "com/example/C0.java": b"source", "static/app.js": b"x"})
     c = count(["-jar", str(jar)])
     assert c.app == 25 and c.total == 25 + BASE
+    assert c.class_bytes == 25 * 44  # uncompressed sizes, from the central directory
     assert c.counted == [("-jar", 25)] and c.complete and c.estimated == 0
 
 
@@ -82,6 +83,7 @@ def test_spring_boot_fat_jar_reads_stored_nested_jars_in_place(tmp_path):
     nested = sum(10 + k for k in range(5))
     assert c.app == 7 + 30 + nested
     assert ("-jar: nested lib3.jar", 13) in c.counted
+    assert c.class_bytes == 7 * 44 + 30 * 1 + nested * 44
     assert c.complete and c.estimated == 0
 
 
@@ -200,6 +202,7 @@ def test_class_path_dirs_jars_and_wildcards(tmp_path):
     make_jar(tmp_path / "solo.jar", 7)
     c = count(["-cp", os.pathsep.join(["classes", "lib/*", "solo.jar", "lib/one.jar"]), "Main"], cwd=str(tmp_path))
     assert c.app == 3 + 5 + 6 + 7  # lib/one.jar is counted once
+    assert c.class_bytes == 3 * 1 + (5 + 6 + 7) * 44
     assert c.complete
 
 

@@ -85,13 +85,16 @@ class ClassCount:
     ``app``: classes found in what the command line names; ``baseline``: the
     JDK's own for a small application; ``counted``: (what, classes) per
     source; ``missed``: (what, why) for what could not be counted;
-    ``estimated``: classes in ``app`` that were estimated, not counted.
+    ``estimated``: classes in ``app`` that were estimated, not counted;
+    ``class_bytes``: the class-file bytes of the ``app - estimated``
+    classes counted (metaspace grows with them).
     """
 
-    __slots__ = ("app", "baseline", "counted", "estimated", "missed")
+    __slots__ = ("app", "baseline", "class_bytes", "counted", "estimated", "missed")
 
     def __init__(self) -> None:
         self.app = 0
+        self.class_bytes = 0
         self.baseline = JDK_BASELINE
         self.counted: list[tuple[str, int]] = []
         self.missed: list[tuple[str, str]] = []
@@ -106,8 +109,9 @@ class ClassCount:
         """Whether everything the command line names was counted (estimates count as counted)."""
         return not self.missed
 
-    def add(self, what: str, n: int) -> None:
+    def add(self, what: str, n: int, nbytes: int = 0) -> None:
         self.app += n
+        self.class_bytes += nbytes
         self.counted.append((what, n))
 
     def miss(self, what: str, why: str) -> None:
@@ -438,26 +442,27 @@ class _Counter:
         except (ZipError, struct.error, ValueError) as exc:
             self.result.miss(label, f"not a readable jar ({exc})")
             return
-        self.result.add(label, n)
+        self.result.add(label, *n)
         for child in extra:
             self.jar(f"{label}: Class-Path entry", os.path.join(os.path.dirname(real), child))
 
     def _zip(self, f: BinaryIO, start: int, end: int, label: str, nested: bool,
-             manifest: bool) -> tuple[int, list[str]]:
-        """Classes in the zip at ``[start, end)`` (nested jars added), and its Class-Path entries."""
-        n = 0
+             manifest: bool) -> tuple[tuple[int, int], list[str]]:
+        """(classes, their bytes) in the zip at ``[start, end)`` (nested jars added), its Class-Path."""
+        n = nbytes = 0
         inner: list[Entry] = []
         class_path: list[str] = []
         for e in entries(f, start, end, self.bounds):
             if is_class(e.name):
                 n += 1
+                nbytes += e.usize
             elif nested and e.name.endswith((b".jar", b".JAR")):
                 inner.append(e)
             elif manifest and e.name == b"META-INF/MANIFEST.MF":
                 class_path = self._class_path(f, e)
         for e in inner:
             self._nested(f, e, label)
-        return n, class_path
+        return (n, nbytes), class_path
 
     def _nested(self, f: BinaryIO, e: Entry, label: str) -> None:
         """A jar inside a jar: read in place when STORED, estimated when compressed."""
@@ -476,7 +481,7 @@ class _Counter:
         except (ZipError, struct.error, ValueError) as exc:
             self.result.miss(what, f"not a readable jar ({exc})")
             return
-        self.result.add(what, n)
+        self.result.add(what, *n)
 
     def _class_path(self, f: BinaryIO, e: Entry) -> list[str]:
         """The manifest's Class-Path entries (relative URLs), inflated within bounds."""
@@ -493,23 +498,24 @@ class _Counter:
         if real in self.seen:
             return
         self.seen.add(real)
-        n = 0
+        n = nbytes = 0
         stack = [real]
         while stack:
             try:
                 with os.scandir(stack.pop()) as it:
                     for d in it:
                         if not self.bounds.take(files=1):
-                            self.result.add(label + " (partly)", n)
+                            self.result.add(label + " (partly)", n, nbytes)
                             self.result.miss(label, f"walk stopped: {self.bounds.hit} was reached")
                             return
                         if d.is_dir(follow_symlinks=False):
                             stack.append(d.path)
                         elif d.name.endswith(".class") and d.name not in ("module-info.class", "package-info.class"):
                             n += 1
+                            nbytes += d.stat().st_size
             except OSError as exc:
                 self.result.miss(label, f"a directory is unreadable ({exc.strerror or type(exc).__name__})")
-        self.result.add(label, n)
+        self.result.add(label, n, nbytes)
 
     def entry(self, label: str, item: str, module_dir: bool = False) -> None:
         """One class path or module path entry: a jar, a directory, ``dir/*``."""
