@@ -426,6 +426,9 @@ class _Counter:
         if real in self.seen:
             return
         self.seen.add(real)
+        if not os.path.lexists(real):
+            self.result.add(label + " (does not exist: java skips it)", 0)
+            return
         if not self.bounds.take(files=1):
             self.result.miss(label, f"not read: {self.bounds.hit} was reached")
             return
@@ -443,8 +446,8 @@ class _Counter:
             self.result.miss(label, f"not a readable jar ({exc})")
             return
         self.result.add(label, *n)
-        for child in extra:
-            self.jar(f"{label}: Class-Path entry", os.path.join(os.path.dirname(real), child))
+        for child in extra:  # jars or directories, relative to this jar's directory
+            self.entry(f"{label}: Class-Path entry", os.path.join(os.path.dirname(real), child))
 
     def _zip(self, f: BinaryIO, start: int, end: int, label: str, nested: bool,
              manifest: bool) -> tuple[tuple[int, int], list[str]]:
@@ -531,7 +534,7 @@ class _Counter:
         elif os.path.exists(self.path(item)):
             self.jar(label, item)
         else:
-            self.result.miss(label, "does not exist")
+            self.result.add(label + " (does not exist: java skips it)", 0)
 
     def wildcard(self, label: str, folder: str) -> None:
         """``dir/*``: every ``.jar``/``.JAR`` in dir (not recursive), as the launcher expands it."""
