@@ -13,16 +13,15 @@
 
 ARG BASE_IMAGE=eclipse-temurin:21-jre-noble
 FROM ${BASE_IMAGE} AS cgroupsize
-ARG CGROUPSIZE_VERSION=0.1.0
 # Wheels of cgroupsize, click and psutil, made on the host (docker/README.rst):
-# no package index is needed while the image builds.
+# with --no-index, pip installs the cgroupsize that is there and nothing else.
 COPY cgroupsize-wheels/ /tmp/cgroupsize-wheels/
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3-venv \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/cgroupsize \
     && /opt/cgroupsize/bin/pip install --no-cache-dir --no-index \
-        --find-links /tmp/cgroupsize-wheels "cgroupsize==${CGROUPSIZE_VERSION}" \
+        --find-links /tmp/cgroupsize-wheels cgroupsize \
     && /opt/cgroupsize/bin/pip uninstall --yes pip setuptools
 
 FROM ${BASE_IMAGE}

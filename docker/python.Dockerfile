@@ -13,13 +13,12 @@
 
 ARG BASE_IMAGE=python:3.12-slim-bookworm
 FROM ${BASE_IMAGE} AS venv
-ARG CGROUPSIZE_VERSION=0.1.0
 # Wheels of cgroupsize, click and psutil, made on the host (docker/README.rst):
-# no package index is needed while the image builds.
+# with --no-index, pip installs the cgroupsize that is there and nothing else.
 COPY cgroupsize-wheels/ /tmp/cgroupsize-wheels/
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index \
-        --find-links /tmp/cgroupsize-wheels "cgroupsize==${CGROUPSIZE_VERSION}"
+        --find-links /tmp/cgroupsize-wheels cgroupsize
 # Your application, e.g.:
 # COPY requirements.txt /tmp/requirements.txt
 # RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
