@@ -559,8 +559,9 @@ def test_kubernetes_downward_api_values_are_accepted_by_cgroupsize(manifest):
 def test_readme_covers_each_image_and_the_pitfalls():
     text = (DOCKER / "README.rst").read_text()
     for p in DOCKERFILES:
-        assert f"docker build -f docker/{p.name}" in text, p.name
-    for needle in ("tini", "command:", "args:", "cgroupsize --print", "--init", "kubernetes.yaml"):
+        assert re.search(rf"docker build -f \S*docker/{re.escape(p.name)} ", text), p.name
+    for needle in ("tini", "command:", "args:", "cgroupsize --print", "--init", "kubernetes.yaml",
+                   "pip wheel --wheel-dir cgroupsize-wheels", "--build-arg BASE_IMAGE="):
         assert needle in text, needle
 
 
