@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How much does ``cgroupsize`` add to a container's start? (issue 5)
+"""How much does ``cgroupsize`` add to a container's start?
 
 Prints, in this order:
 
@@ -8,7 +8,13 @@ Prints, in this order:
    ``python -m cgroupsize /bin/true``, ``cgroupsize --print``,
    ``cgroupsize --print --json``, ``sh benchmarks/entrypoint.sh /bin/true``
    (the run-java.sh-style baseline) and ``/bin/true``; medians, quartiles and
-   the ratio of each median to ``python -c pass``; the issue's targets.
+   the ratio of each median to ``python -c pass``; the targets. Also, in the
+   interleaved rounds only: ``cgroupsize /bin/true`` with ``PYTHONPATH`` set
+   (pip drops the script's ``-IB``, so it starts itself again isolated: two
+   interpreter starts), with ``LANG=C`` (PEP 538 coercion; the exec'd block is
+   read from /proc/self/environ either way) and ``python -I -B -m cgroupsize``;
+   then what libc's execve through ctypes costs (used only when the
+   environment has duplicate names or entries without ``=``).
    Each run is ``os.posix_spawn`` + ``os.wait4`` timed with ``perf_counter_ns``,
    output to /dev/null. ``--hyperfine`` runs the same commands through
    ``hyperfine -N --warmup`` (not interleaved) instead.
@@ -62,8 +68,13 @@ ENTRYPOINT_SH = os.path.join(HERE, "entrypoint.sh")
 V1_MEMORY = "/sys/fs/cgroup/memory"
 SECTIONS = ("startup", "memory", "imports", "files", "scale")
 
-# Issue 5's targets, as ratios of medians to ``python -c pass``.
-TARGETS = {"cgroupsize /bin/true": 1.5, "cgroupsize --print": 4.0}
+# Targets, as ratios of medians to ``python -c pass``.
+TARGETS = {"cgroupsize /bin/true": 1.3, "cgroupsize --print": 4.0}
+# Rows run only in the interleaved start-up rounds: label -> (argv after the tool, variables added).
+VARIANTS = {
+    "cgroupsize /bin/true, PYTHONPATH set": (["/bin/true"], {"PYTHONPATH": "/nonexistent-app-dir"}),
+    "cgroupsize /bin/true, LANG=C": (["/bin/true"], {"LANG": "C", "LC_ALL": ""}),
+}
 
 
 def main(argv=None) -> int:
@@ -212,23 +223,52 @@ def spawn(argv, env, cwd, stdout=os.devnull):
 
 def startup(t: Target, args) -> dict:
     cmds = commands(t)
-    for label, argv in cmds.items():  # one checked run each, so a broken command is seen
-        proc = subprocess.run(argv, env=t.env, cwd=t.cwd, capture_output=True, text=True)
-        if proc.returncode != 0 or proc.stderr.strip():
-            print(f"# note: {label} exited {proc.returncode}: {proc.stderr.strip()[:300]}")
     if args.hyperfine:
+        _check(t, cmds, {})
         return _hyperfine(t, cmds, args)
+    envs = {label: t.env for label in cmds}
+    for label, (rest, extra) in VARIANTS.items():
+        cmds[label] = t.script + rest
+        envs[label] = {k: v for k, v in {**t.env, **extra}.items() if v != ""}
+    cmds["python -I -B -m cgroupsize /bin/true"] = [t.python, "-I", "-B", "-m", "cgroupsize", "/bin/true"]
+    envs["python -I -B -m cgroupsize /bin/true"] = t.env
+    _check(t, cmds, envs)
     times = {k: [] for k in cmds}
     cpu = {k: [] for k in cmds}
     for r in range(args.warmup + args.rounds):
         for label, argv in cmds.items():
-            ns, _, _, cpu_ms = spawn(argv, t.env, t.cwd)
+            ns, _, _, cpu_ms = spawn(argv, envs[label], t.cwd)
             if r >= args.warmup:
                 times[label].append(ns / 1e6)
                 cpu[label].append(cpu_ms)
     print(f"## start-up: {args.rounds} interleaved rounds after {args.warmup} warm-up rounds "
           "(posix_spawn + wait4, ms)")
-    return _table(times, "interleaved", cpu)
+    result = _table(times, "interleaved", cpu)
+    result["ctypes_execve_ms"] = _ctypes_cost(t)
+    return result
+
+
+def _check(t: Target, cmds, envs) -> None:
+    """One checked run of each command, so that a broken one is seen."""
+    for label, argv in cmds.items():
+        proc = subprocess.run(argv, env=envs.get(label, t.env), cwd=t.cwd, capture_output=True, text=True)
+        if proc.returncode != 0 or proc.stderr.strip():
+            print(f"# note: {label} exited {proc.returncode}: {proc.stderr.strip()[:300]}")
+
+
+_CTYPES = ("import time; t0 = time.perf_counter(); import ctypes; ctypes.CDLL(None).execve; "
+           "print((time.perf_counter() - t0) * 1e3)")
+
+
+def _ctypes_cost(t: Target) -> float:
+    """Median ms of ``import ctypes`` + ``CDLL(None)``: what an odd environment block adds before exec."""
+    runs = [float(subprocess.run([t.python, "-I", "-c", _CTYPES], env=t.env, cwd=t.cwd, capture_output=True,
+                                 text=True, check=True).stdout) for _ in range(9)]
+    ms = statistics.median(runs)
+    print(f"libc execve through ctypes (only for a block with duplicate names or entries without '='): "
+          f"+{ms:.2f} ms (median of 9: import ctypes, CDLL(None))")
+    print()
+    return ms
 
 
 def _hyperfine(t, cmds, args):
