@@ -48,9 +48,10 @@ class Environment(dict):  # type: ignore[type-arg]
 
     The mapping (str -> str, first occurrence of a name wins, as for
     ``getenv(3)`` and ``os.environ``) is for looking things up (PATH) and for
-    test doubles of :data:`_execve`; exec uses ``entries``. ``received`` is
-    False when ``/proc/self/environ`` could not be read and ``os.environb``
-    stood in for it (it may then hold the coerced ``LC_CTYPE``).
+    test doubles of :data:`_execve`; exec uses ``entries``; ``first`` is the
+    same view in bytes. ``received`` is False when ``/proc/self/environ``
+    could not be read and ``os.environb`` stood in for it (it may then hold
+    the coerced ``LC_CTYPE``).
     """
 
     def __init__(self, entries: list[bytes], received: bool = True) -> None:
@@ -58,13 +59,16 @@ class Environment(dict):  # type: ignore[type-arg]
         self.entries = entries
         self.received = received
         self.plain = True  # no duplicates, every entry NAME=VALUE: os.execve can express it
+        first: dict[bytes, bytes] = {}
         for entry in entries:
             name, eq, value = entry.partition(b"=")
-            key = os.fsdecode(name)
-            if not eq or not name or key in self:
+            if not eq or not name or name in first:
                 self.plain = False
-            if eq and key not in self:
-                self[key] = os.fsdecode(value)
+            if eq and name not in first:
+                first[name] = value
+        self.first = first
+        code = sys.getfilesystemencoding()
+        self.update((k.decode(code, "surrogateescape"), v.decode(code, "surrogateescape")) for k, v in first.items())
 
 
 def received_environment() -> Environment:
@@ -93,20 +97,22 @@ def environment_for(added: Mapping[str, str] | None) -> Environment:
     entries go, so that no program sees the old value (bash takes the last).
     """
     env = received_environment()
-    first = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
-    now = dict(os.environb)
+    first = env.first
+    before: Mapping[bytes, bytes] = getattr(os.environ, "_data", None) or os.environb  # _data: bytes (POSIX)
+    now = dict(before)
     ctype = now.get(b"LC_CTYPE")
     if ctype in COERCED and first.get(b"LC_CTYPE") != ctype:
         if b"LC_CTYPE" in first:
             now[b"LC_CTYPE"] = first[b"LC_CTYPE"]
         else:
             del now[b"LC_CTYPE"]
+    code = sys.getfilesystemencoding()
     for key, value in (added or {}).items():
-        name, data = os.fsencode(key), os.fsencode(value)
-        if os.environb.get(name) != data:
+        name, data = key.encode(code, "surrogateescape"), value.encode(code, "surrogateescape")
+        if before.get(name) != data:
             now[name] = data
     changes: dict[bytes, bytes | None] = {k: v for k, v in now.items() if first.get(k) != v}
-    changes.update((k, None) for k in first if k not in now)
+    changes.update((k, None) for k in first if k and k not in now)  # os.environ cannot hold an empty name
     if not changes:
         return env
     return Environment(_apply(env.entries, changes), env.received)
