@@ -1,4 +1,4 @@
-"""Privileges, read-only filesystems and exit status as a container sees it (issue 6).
+"""Privileges, read-only filesystems and exit status as a container sees it.
 
 The tool must work as a non-root user, with a read-only root filesystem, no
 ``HOME``, no writable ``/tmp`` and under ``PYTHONDONTWRITEBYTECODE``; and the
