@@ -35,6 +35,11 @@ Prints, in this order:
 5. **scale**: ``read_limits(root)`` in-process on the small and the large
    fixture roots of ``benchmarks/scale_fixture.py`` (10,000 mountinfo lines,
    a cgroup 30 levels deep), and the same as a whole process.
+6. **hostile**: peak RSS (as in 2.) and wall time of ``cgroupsize --root ROOT
+   --print --json`` and ``cgroupsize -v --root ROOT -- /bin/true`` on roots
+   built to hurt: an 18 MB ``/proc/self/cgroup`` (one huge path; 600,000
+   lines) and a mountinfo with 300,000 cgroup lines; targets: <= 48 MiB and
+   <= 1 s each.
 
 What is measured: by default a virtualenv (``--venv``, default
 ``$TMPDIR/cgroupsize-startup-venv``) with this working tree installed by pip, as a container
@@ -66,7 +71,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ENTRYPOINT_SH = os.path.join(HERE, "entrypoint.sh")
 V1_MEMORY = "/sys/fs/cgroup/memory"
-SECTIONS = ("startup", "memory", "imports", "files", "scale")
+SECTIONS = ("startup", "memory", "imports", "files", "scale", "hostile")
 
 # Targets, as ratios of medians to ``python -c pass``.
 TARGETS = {"cgroupsize /bin/true": 1.3, "cgroupsize --print": 4.0}
@@ -115,6 +120,8 @@ def main(argv=None) -> int:
         report["files"] = files(t)
     if "scale" in sections:
         report["scale"] = scale(t, args.scale_iterations, args.rounds)
+    if "hostile" in sections:
+        report["hostile"] = hostile(t)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(report, f, indent=2, default=str)
@@ -587,6 +594,67 @@ def scale(t: Target, iterations, rounds) -> dict:
               f"(target <= 2x: {'met' if r_in <= 2 else 'MISSED'} in-process, "
               f"{'met' if r_whole <= 2 else 'MISSED'} whole process)")
     shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    return result
+
+
+
+# -- 6. hostile input -------------------------------------------------------------------------
+
+HOSTILE_TARGETS = {"rss_mib": 48, "seconds": 1.0}
+
+
+def _hostile_roots(top: str) -> dict:
+    """Name -> fixture root: the small v2 container of scale_fixture with one file made huge."""
+    sys.path.insert(0, HERE)
+    import scale_fixture
+
+    def root(name, rel, write):
+        path = os.path.join(top, name)
+        scale_fixture.write(path, "v2", "small")
+        with open(os.path.join(path, rel), "a" if rel.endswith("mountinfo") else "w") as f:
+            write(f)
+        return path
+
+    def one_path(f):
+        f.write("0::/" + "x/" * (9 << 20) + "\n")  # 18 MiB
+
+    def many_lines(f):
+        for i in range(600_000):
+            f.write(f"{i + 1}:name=h{i}:/{'k' * 16}\n")  # ~18 MB
+        f.write("0::/\n")
+
+    def cgroup_mounts(f):
+        for i in range(300_000):
+            f.write(f"{1000 + i} 30 0:{40 + i % 90} /pod{i} /host/ctr{i}/sys/fs/cgroup rw,nosuid shared:{i} "
+                    f"- cgroup2 cgroup2 rw,nsdelegate\n")
+
+    return {"18 MB /proc/self/cgroup, one path": root("one-path", "proc/self/cgroup", one_path),
+            "18 MB /proc/self/cgroup, 600k lines": root("many-lines", "proc/self/cgroup", many_lines),
+            "mountinfo + 300k cgroup lines": root("mounts", "proc/self/mountinfo", cgroup_mounts)}
+
+
+def hostile(t: Target) -> dict:
+    print(f"## hostile input: peak RSS and wall time (median of 3); targets <= {HOSTILE_TARGETS['rss_mib']} MiB, "
+          f"<= {HOSTILE_TARGETS['seconds']:g} s")
+    top = tempfile.mkdtemp(prefix="cgroupsize-hostile-")
+    measure, how = _maxrss_method(t)
+    result = {}
+    print(f"{'input':<38} {'command':<26} {'exit':>4} {'peak RSS':>10} {'wall':>8}  verdict")
+    try:
+        for name, root in _hostile_roots(top).items():
+            for label, rest in (("--print --json", ["--print", "--json"]), ("-v -- /bin/true", ["-v", "--", "/bin/true"])):
+                argv = t.script + ["--root", root] + rest
+                runs = [spawn(argv, t.env, t.cwd) for _ in range(3)]
+                wall = statistics.median(r[0] for r in runs) / 1e9
+                rss = statistics.median(measure(argv) for _ in range(3)) / 1024
+                ok = rss <= HOSTILE_TARGETS["rss_mib"] and wall <= HOSTILE_TARGETS["seconds"]
+                print(f"{name:<38} {label:<26} {runs[0][1]:>4} {rss:7.1f} MiB {wall:6.2f} s  "
+                      f"{'met' if ok else 'MISSED'}")
+                result[f"{name} | {label}"] = {"rss_mib": rss, "seconds": wall, "exit": runs[0][1]}
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    print(f"peak RSS: {how}")
     print()
     return result
 
