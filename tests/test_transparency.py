@@ -304,6 +304,19 @@ def test_script_without_shebang_and_no_shell_is_126(forms, form, tmp_path):
                           "to run it as a script\n"
 
 
+@pytest.mark.skipif(_no_shell_reason() is not None, reason=_no_shell_reason() or "")
+def test_without_proc_the_tool_says_so(forms, tmp_path):
+    """/proc unmounted: the environment comes from os.environ, and a warning says so; the command runs."""
+    env = dict(os.environ, PYTHONPATH=REPO, CGROUPSIZE_DISABLE="1", CGS_PROBE="kept")
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           'umount -l /proc && test ! -e /proc/self && exec "$@"', "sh"]
+                          + tool(forms, "python -m") + ["--", "/bin/sh", "-c", 'printf "%s" "$CGS_PROBE"'],
+                          capture_output=True, text=True, timeout=60, env=env, cwd="/")
+    assert proc.returncode == 0 and proc.stdout == "kept", proc.stderr
+    assert proc.stderr == ("cgroupsize: warning: /proc/self/environ is unreadable: the command gets the "
+                           "environment as Python saw it\n")
+
+
 # -- in-process: how the block is changed -----------------------------------------------------------------
 
 
