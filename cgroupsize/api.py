@@ -1,7 +1,21 @@
-"""Convenience functions for application start-up code and supervisors."""
+"""The library: what application start-up code and supervisors call."""
 from __future__ import annotations
 
 import os
+import sys
+
+from cgroupsize.model import Limits, Plan
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
+
+
+def read_limits(root: str = "/") -> Limits:
+    """Memory and CPU limits of this process's cgroup (every figure with its source)."""
+    from cgroupsize.cgroups.detect import read_limits as detect
+
+    return detect(root)
 
 
 def cpu_count(root: str = "/") -> int:
@@ -11,38 +25,21 @@ def cpu_count(root: str = "/") -> int:
     process's affinity and the online CPUs; at least 1. Never derived from
     CPU shares or weights (Kubernetes requests), which are not limits.
     """
-    from cgroupsize.cgroups.detect import read_limits
-
     return read_limits(root).cpu_count
 
 
 def memory_limit(root: str = "/") -> int | None:
-    """The tightest hard memory limit on this process's cgroup, in bytes.
+    """The memory budget of this process's cgroup in bytes: ``min(memory.max, memory.high)``.
 
     None when there is no limit (or none below the host's memory), or when it
-    cannot be told; ``read_limits(root).memory_state`` says which.
+    cannot be told; ``read_limits(root).memory.state`` says which.
     """
-    from cgroupsize.cgroups.detect import read_limits
-
     return read_limits(root).memory_limit
 
 
-def _resolve(env, overrides) -> dict:
-    from cgroupsize.settings import resolve
-
-    return resolve(env, overrides, where=lambda setting: f"{setting.name}=")
-
-
-def _limits(values):
-    from cgroupsize.cgroups.detect import read_limits
-
-    limits = read_limits()
-    limits.override_from(values)
-    return limits
-
-
-def plan(argv, env=None, limits=None, **settings):
-    """What cgroupsize would exec for ``argv``: a :class:`cgroupsize.planner.Plan`.
+def plan(argv: list[str], env: Mapping[str, str] | None = None, limits: Limits | None = None,
+         **settings: Any) -> Plan:
+    """What cgroupsize would exec for ``argv``: a :class:`cgroupsize.model.Plan`.
 
     For a supervisor that starts runtimes itself::
 
@@ -57,21 +54,21 @@ def plan(argv, env=None, limits=None, **settings):
     ``limits`` defaults to this process's cgroup limits, with the
     ``memory_limit``/``cpu_limit`` settings applied over them.
 
-    ``plan.argv``/``plan.env`` are complete; ``plan.added`` and ``plan.flags``
-    are what cgroupsize added, ``plan.notes`` why, ``plan.warnings`` what
-    deserves attention. A bad setting raises :class:`cgroupsize.settings.SettingError`;
-    nothing found in /proc or /sys ever raises.
+    ``p.argv``/``p.env`` are complete; ``p.flags`` are the flags cgroupsize
+    added and ``p.added`` the variables it set (their full new values),
+    ``p.decisions`` every choice with its reason and source (``p.notes`` the
+    same as text), ``p.warnings`` what deserves attention. A bad setting
+    raises :class:`cgroupsize.settings.SettingError`, ``strict=True`` with a
+    problem :class:`cgroupsize.recipe.Refused`; nothing found in /proc or /sys
+    ever raises.
     """
-    from cgroupsize.planner import make_plan
+    from cgroupsize.recipe import prepare
 
     env = dict(os.environ if env is None else env)
-    values = _resolve(env, settings)
-    if limits is None:
-        limits = _limits(values)
-    return make_plan(list(argv), env, limits, values)
+    return prepare(list(argv), env, settings, where=lambda s: f"{s.name}=", limits=limits)[1]
 
 
-def apply(limits=None, **settings) -> dict:
+def apply(limits: Limits | None = None, **settings: Any) -> dict[str, Any]:
     """Apply the Python plan to this process: call it first thing at start-up.
 
     Sets in ``os.environ``, never over a value already there, what
@@ -89,7 +86,7 @@ def apply(limits=None, **settings) -> dict:
          "warnings": [...]}
 
     ``workers`` is the ``WEB_CONCURRENCY`` figure: the user's if set, else
-    ``min(2 x CPUs + 1, memory limit / 256Mi)``, at least 1, and 1 when the
+    ``min(2 x CPUs + 1, memory budget / 256Mi)``, at least 1, and 1 when the
     container has neither a memory limit nor a CPU limit (gunicorn's own
     default). In a ``gunicorn.conf.py``::
 
@@ -101,27 +98,25 @@ def apply(limits=None, **settings) -> dict:
     goes wrong, nothing is set and the reason is in ``warnings``: start-up
     code is never stopped by this call.
     """
-    import sys
+    from cgroupsize.runtimes.processes import whole
+    from cgroupsize.settings import SettingError
 
-    result = {"workers": 1, "env": {}, "notes": [], "warnings": []}
+    result: dict[str, Any] = {"workers": 1, "env": {}, "notes": [], "warnings": []}
     try:
         settings.setdefault("runtime", "python")
         settings.setdefault("workers", "always")
         argv = list(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
         p = plan(argv, env=dict(os.environ), limits=limits, **settings)
+    except SettingError:
+        raise
     except Exception as exc:
-        from cgroupsize.settings import SettingError
-
-        if isinstance(exc, SettingError):
-            raise
         result["warnings"].append(f"cgroupsize.apply: nothing set ({type(exc).__name__}: {exc})")
         return result
     for name, value in p.added.items():
         if name not in os.environ:
             os.environ[name] = value
             result["env"][name] = value
-    user = os.environ.get("WEB_CONCURRENCY", "").strip()
-    result["workers"] = p.workers or (int(user) if user.isdigit() and int(user) > 0 else 1)
-    result["notes"] = list(p.notes)
+    result["workers"] = p.workers or whole(os.environ.get("WEB_CONCURRENCY")) or 1
+    result["notes"] = p.notes
     result["warnings"] = list(p.warnings)
     return result

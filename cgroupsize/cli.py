@@ -1,6 +1,6 @@
-"""``cgroupsize``: read limits, plan, exec.
+"""``cgroupsize``: parse the command line, run the recipe, print or exec.
 
-Two doors, one recipe (DESIGN.md, "What a run looks like"):
+Two doors, one recipe (:func:`cgroupsize.recipe.prepare`):
 
 - ``cgroupsize [--] CMD…`` with no options of its own is the entrypoint path:
   settings come from ``CGROUPSIZE_*`` variables, and click, psutil, json and
@@ -9,7 +9,11 @@ Two doors, one recipe (DESIGN.md, "What a run looks like"):
 - anything with options (``--dry-run``, ``-v``, ``--root``…) goes through
   click; the options are generated from the settings table. The one
   exception is a bare ``--print [--json]``, handled without click so that
-  the diagnostic stays cheap (issue 5's 4x target).
+  the diagnostic people run most (``kubectl exec … cgroupsize --print``)
+  stays cheap.
+
+This module is the one fail-open boundary: a bug of ours anywhere in the
+recipe ends in a warning and the command exec'd unchanged.
 """
 from __future__ import annotations
 
@@ -18,10 +22,16 @@ import sys
 
 from cgroupsize import launch
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from cgroupsize.model import Limits, Plan
+
 USAGE_HINT = "try 'cgroupsize --help'"
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = None
@@ -31,8 +41,6 @@ def main(argv=None) -> None:
         if command is not None:
             code = run(command, dict(os.environ))
         elif args in (["--print"], ["--print", "--json"], ["--json", "--print"]):
-            # The diagnostic people run most (kubectl exec ... cgroupsize --print)
-            # skips click's ~35 ms import: same function as the click door.
             code = print_limits("/", dict(os.environ), {}, "--json" in args)
         else:
             code = _click_main(args)
@@ -44,106 +52,96 @@ def main(argv=None) -> None:
     sys.exit(code)
 
 
-def run(command, env, options=None, root="/", dry_run=False, as_json=False) -> int:
-    """The recipe: settings -> limits -> plan -> exec (or report, for --dry-run)."""
+def run(command: list[str], env: dict[str, str], options: dict[str, Any] | None = None, root: str = "/",
+        dry_run: bool = False, as_json: bool = False) -> int:
+    """The recipe, then exec (or the report, for ``--dry-run``)."""
+    from cgroupsize.recipe import Refused, prepare
+    from cgroupsize.settings import SettingError
+
     if not command:
         launch.error(f"missing command to run ({USAGE_HINT})")
         return launch.USAGE
-    settings = _settings(env, options)
-    if settings is None:
+    try:
+        limits, plan = prepare(command, env, _given(options), root=root, diagnostics=dry_run,
+                               where=lambda s: s.option or s.env)
+    except SettingError as exc:
+        launch.error(f"{exc} ({USAGE_HINT})")
         return launch.USAGE
-    if settings["disable"] and not dry_run:
+    except Refused as exc:
+        for problem in exc.problems:
+            launch.error(f"{problem} (--strict)")
+        return launch.PROBLEM
+    except Exception as exc:  # a bug of ours must not keep the application from starting
+        if _strict(env, options) or dry_run:
+            launch.error(f"internal error: {type(exc).__name__}: {exc}")
+            return launch.PROBLEM
+        launch.error(f"warning: cannot plan ({type(exc).__name__}: {exc}); starting the command unchanged")
         return launch.exec_command(command, env)
-    limits = detect(root, settings, diagnostics=dry_run)  # the exec path needs only the limits
-    if limits is None:  # --strict and detection failed
-        return launch.PROBLEM
-    plan = make_plan(command, env, limits, settings)
-    if plan is None:
-        return launch.PROBLEM
     if dry_run:
         from cgroupsize import report
 
         _out(report.to_json(plan.to_dict(limits)) if as_json else report.plan_text(plan, limits))
         return 0
-    try:
-        _say(plan, limits, settings["verbose"])
-    except Exception as exc:  # a reporting bug must not keep the command from starting
-        launch.error(f"warning: cannot report ({type(exc).__name__}: {exc})")
+    _say(plan, limits)
     return launch.exec_command(plan.argv, plan.env)
 
 
-def _settings(env, options):
-    """Settings from the environment, then command-line options on top; None on a user error."""
-    from cgroupsize import settings as table
+def _given(options: dict[str, Any] | None) -> dict[str, Any]:
+    """The options the user gave: click passes every one, and None, False or a count of 0 mean
+    "not given" (the variable stays); an empty string was given and is refused like any bad value."""
+    return {name: value for name, value in (options or {}).items() if value not in (None, False, 0)}
 
-    # click passes every option; None, False and a count of 0 mean "not given" (the variable
-    # stays), while an empty string was given and must be refused like any bad value.
-    given = {name: value for name, value in (options or {}).items() if value not in (None, False)}
+
+def _strict(env: dict[str, str], options: dict[str, Any] | None) -> bool:
+    return bool((options or {}).get("strict")) or env.get("CGROUPSIZE_STRICT", "").strip().lower() in (
+        "1", "true", "yes", "on")
+
+
+def _say(plan: Plan, limits: Limits) -> None:
+    """``-v`` lines and warnings on stderr; a reporting bug must not keep the command from starting."""
     try:
-        values = table.resolve(env, given, where=lambda setting: setting.option)
-    except table.SettingError as exc:
-        launch.error(f"{exc} ({USAGE_HINT})")
-        return None
-    return values
+        from cgroupsize import report
 
-
-def detect(root, settings, diagnostics=True):
-    """Limits with overrides applied; fails open unless --strict."""
-    from cgroupsize.cgroups.detect import read_limits
-
-    try:
-        limits = read_limits(root, diagnostics)
-    except Exception as exc:  # a bug of ours must not keep the application from starting
-        if settings["strict"]:
-            launch.error(f"cannot detect limits: {type(exc).__name__}: {exc}")
-            return None
-        launch.error(f"warning: cannot detect limits ({type(exc).__name__}: {exc}); carrying on without them")
-        from cgroupsize.limits import Limits
-
-        limits = Limits()
-    limits.override_from(settings)
-    if settings["strict"] and limits.problems():
-        for n in limits.problems():
-            launch.error(f"{n.message} (--strict)")
-        return None
-    return limits
-
-
-def make_plan(command, env, limits, settings):
-    """The runtime's plan; on a bug of ours, the command unchanged (fail open)."""
-    try:
-        from cgroupsize.planner import make_plan as plan_for
-
-        plan = plan_for(list(command), dict(env), limits, settings)
+        for line in report.verbose_lines(plan, limits, plan.settings.verbose):
+            launch.error(line)
     except Exception as exc:
-        if settings["strict"]:
-            launch.error(f"cannot plan: {type(exc).__name__}: {exc}")
-            return None
-        launch.error(f"warning: cannot plan ({type(exc).__name__}: {exc}); starting the command unchanged")
-        from cgroupsize.planner import Plan
-
-        return Plan(runtime=None, argv=list(command), env=dict(env))
-    if settings["strict"] and plan.problems:
-        for p in plan.problems:
-            launch.error(f"{p} (--strict)")
-        return None
-    return plan
+        launch.error(f"warning: cannot report ({type(exc).__name__}: {exc})")
 
 
-def _say(plan, limits, level) -> None:
+def print_limits(root: str, env: dict[str, str], options: dict[str, Any], as_json: bool) -> int:
+    """``--print``: the limits report. Exit 0 whatever was found."""
     from cgroupsize import report
+    from cgroupsize.recipe import limits_for, settings_for
+    from cgroupsize.settings import SettingError
 
-    for line in report.verbose_lines(plan, limits, level):
-        launch.error(line)
+    try:
+        settings = settings_for(env, _given(options), where=lambda s: s.option or s.env)
+    except SettingError as exc:
+        launch.error(f"{exc} ({USAGE_HINT})")
+        return launch.USAGE
+    limits = limits_for(settings.with_values(strict=False), root, diagnostics=True)
+    _out(report.to_json(limits.to_dict()) if as_json else report.limits_text(limits))
+    return 0
+
+
+def _out(text: str) -> None:
+    """Write a report to stdout; paths that are not UTF-8 print escaped, never crash."""
+    try:
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    except (AttributeError, ValueError):  # replaced or detached stdout
+        pass
+    sys.stdout.write(text)
 
 
 # -- the click door --------------------------------------------------------------
 
 
-def _click_main(args) -> int:
+def _click_main(args: list[str]) -> int:
     import click
 
-    command = _build_click()
+    from cgroupsize.clickdoor import build
+
+    command = build(run, print_limits)
     # click >= 8.2 raises this on a bare "cgroupsize"; 8.1 (Debian 12) has no such class.
     no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
     try:
@@ -155,98 +153,7 @@ def _click_main(args) -> int:
         launch.error(f"{exc.format_message()} ({USAGE_HINT})")
         return launch.USAGE
     except click.exceptions.Exit as exc:  # --help, --version
-        return exc.exit_code
+        return int(exc.exit_code)
     except click.Abort:
         return 130
     return rv if isinstance(rv, int) else 0
-
-
-def _build_click():
-    import click
-
-    from cgroupsize import settings as table
-
-    def cli(print_, as_json, dry_run, root, command, **options):
-        env = dict(os.environ)
-        if print_:
-            if command:
-                raise click.UsageError("--print takes no command (use --dry-run to see a plan)")
-            return print_limits(root, env, options, as_json)
-        if not command:
-            raise click.UsageError("missing command to run")
-        return run(list(command), env, options, root=root, dry_run=dry_run, as_json=as_json)
-
-    params = [
-        click.Option(["--print", "print_"], is_flag=True,
-                     help="Show the limits this container really has and where each figure came from."),
-        click.Option(["--json", "as_json"], is_flag=True, help="With --print or --dry-run: one JSON object."),
-        click.Option(["--dry-run", "dry_run"], is_flag=True,
-                     help="Show what would be added to CMD instead of running it."),
-        click.Option(["--root"], default="/", show_default=True, metavar="DIR",
-                     type=click.Path(file_okay=False),
-                     help="Read /proc and /sys under DIR (a fixture tree) instead of this machine's."),
-    ]
-    for s in table.SETTINGS:
-        if not s.option:
-            continue
-        if s.kind == "count":
-            params.append(click.Option([s.option, "-v", s.name], count=True, help=s.help + f" [env: {s.env}]"))
-        elif s.kind == "bool":
-            params.append(click.Option([s.option, s.name], is_flag=True, default=None,
-                                       help=s.help + f" [env: {s.env}]"))
-        else:
-            metavar = "|".join(s.choices) if s.choices else s.kind.upper()
-            params.append(click.Option([s.option, s.name], default=None, metavar=metavar,
-                                       help=s.help + f" [env: {s.env}]"))
-
-    params.append(click.Option(
-        ["--version"], is_flag=True, expose_value=False, is_eager=True,
-        callback=lambda ctx, _param, value: _version(ctx) if value else None,
-        help="Show the version and exit."))
-    params.append(click.Argument(["command"], nargs=-1, type=click.UNPROCESSED))
-
-    epilog = "\b\nEnvironment (the entrypoint path reads only these):\n" + "\n".join(
-        f"  {s.env:<28} {s.help}" for s in table.SETTINGS) + (
-        "\n\n\b\nExit status: the command's own once it runs; 2 usage error, "
-        "126 not executable, 127 not found, 1 refused by --strict.\n")
-    return click.Command(
-        "cgroupsize",
-        callback=cli,
-        params=params,
-        help="Run CMD sized to this container's memory and CPU limits, or show those limits."
-             "\n\n\b\n  cgroupsize [OPTIONS] [--] CMD [ARGS]...\n  cgroupsize --print [--json]",
-        epilog=epilog,
-        context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"],
-                          "max_content_width": 100},
-    )
-
-
-def _version(ctx):
-    import click
-
-    from cgroupsize import __version__
-
-    click.echo(f"cgroupsize {__version__}")
-    ctx.exit()
-
-
-def print_limits(root, env, options, as_json) -> int:
-    """``--print``: the limits report. Exit 0 whatever was found."""
-    from cgroupsize import report
-
-    settings = _settings(env, options)
-    if settings is None:
-        return launch.USAGE
-    settings["strict"] = False
-    limits = detect(root, settings)
-    _out(report.to_json(limits.to_dict()) if as_json else report.limits_text(limits))
-    return 0
-
-
-def _out(text: str) -> None:
-    """Write a report to stdout; paths that are not UTF-8 print escaped, never crash."""
-    try:
-        sys.stdout.reconfigure(errors="backslashreplace")
-    except (AttributeError, ValueError):  # replaced or detached stdout
-        pass
-    sys.stdout.write(text)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from cgroupsize.cgroups.files import Files, parse_cpu_list, parse_uint
-from cgroupsize.limits import HOST_UNKNOWN, Value
+from cgroupsize.files import Files, parse_cpu_list, parse_uint
+from cgroupsize.model import HOST_UNKNOWN, Value
 
 MEMINFO = "/proc/meminfo"
 STATUS = "/proc/self/status"

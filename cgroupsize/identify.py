@@ -22,15 +22,21 @@ or odd means "runtime unknown" plus a note, never an exception (DESIGN.md
 principle 1: fail open). Only ``os`` is imported (not even ``re``, ~7 ms):
 this runs on every container start.
 """
+from __future__ import annotations
+
 import os
 
+from cgroupsize import binaries
+from cgroupsize.binaries import leading_numbers
+from cgroupsize.files import open_regular, read_text
 from cgroupsize.launch import resolve  # the file exec will run: PATH from the new env
+from cgroupsize.model import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 HEAD_BYTES = 512  # a #! line longer than this is not run by the kernel either (BINPRM_BUF_SIZE 256)
-BUILDINFO_MAX = 1 << 20  # Go build info is a few KiB; big modules lists stay far below 1 MiB
-BUILDINFO_SEARCH = 64 << 10  # no section headers: search this much of the data segment (Go's debug/buildinfo)
-ARGFILE_MAX = 1 << 20  # a java @argfile larger than this is not read (fail open)
-GO_MAGIC = b"\xff Go buildinf:"
 
 # Names of the runtimes' own executables: flags can go on their command line.
 _DIRECT = {"java": "jvm", "node": "node", "nodejs": "node", "dotnet": "dotnet"}
@@ -55,7 +61,7 @@ _PY_VALUE_OPTS = {"-W", "-X", "--check-hash-based-pycs"}
 _RUBY_VALUE_OPTS = {"-I", "-r", "-C", "-E", "-e", "-x"}
 
 
-class Target:
+class Target(Record):
     """What identification found out about the command.
 
     ``how`` is ``"direct"`` when argv[0] is the runtime's own executable (so
@@ -73,22 +79,17 @@ class Target:
 
     __slots__ = ("runtime", "how", "name", "path", "interp_args", "server", "go_version", "go_godebug",
                  "java_version", "notes")
-
-    def __init__(self, runtime=None, how=None, name="", path=None):
-        self.runtime = runtime
-        self.how = how
-        self.name = name
-        self.path = path
-        self.interp_args = []
-        self.server = None
-        self.go_version = None
-        self.go_godebug = ""
-        self.java_version = None
-        self.notes = []
-
-    def __repr__(self):
-        return (f"Target(runtime={self.runtime!r}, how={self.how!r}, name={self.name!r}, "
-                f"server={self.server!r}, go_version={self.go_version!r})")
+    DEFAULTS = {"name": "", "interp_args": list, "go_godebug": "", "notes": list}
+    runtime: str | None
+    how: str | None
+    name: str
+    path: str | None
+    interp_args: list[str]
+    server: str | None
+    go_version: tuple[int, int] | None
+    go_godebug: str
+    java_version: tuple[int, int] | None
+    notes: list[str]
 
 
 def identify(argv, env, forced: str = "auto") -> Target:
@@ -235,30 +236,13 @@ def java_version(argv, env, how):
     for line in (text or "").splitlines():
         if line.startswith("JAVA_VERSION="):
             value = line[13:].strip().strip('"')
-            parts = _leading_numbers(value.replace("_", "."), ".")
+            parts = leading_numbers(value.replace("_", "."), ".")
             if not parts:
                 return None
             if parts[0] == 1 and len(parts) >= 2:  # 1.8.0_181
                 return parts[1], parts[3] if len(parts) > 3 else 0
             return parts[0], parts[2] if len(parts) > 2 else 0
     return None
-
-
-def _leading_numbers(text: str, sep: str) -> list:
-    """``"11.0.16.1+1"`` -> ``[11, 0, 16]``... the numbers before the first non-number part."""
-    numbers = []
-    for part in text.split(sep):
-        digits = ""
-        for c in part:
-            if not ("0" <= c <= "9"):
-                break
-            digits += c
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) < len(part):
-            break
-    return numbers
 
 
 # -- the file argv[0] runs -------------------------------------------------------
@@ -275,10 +259,11 @@ def _by_file(target: Target, argv, env) -> bool:
         return False
     target.path = path
     try:
-        with _open_regular(path) as f:
-            if f is None:
-                target.notes.append(f"runtime unknown: {path} is not a regular file")
-                return False
+        f = open_regular(path)
+        if f is None:
+            target.notes.append(f"runtime unknown: {path} is not a regular file")
+            return False
+        with f:
             head = f.read(HEAD_BYTES)
             if head.startswith(b"#!"):
                 return _by_shebang(target, head, argv)
@@ -343,192 +328,11 @@ def _by_shebang(target: Target, head: bytes, argv) -> bool:
     return True
 
 
-# -- ELF: Go build info, .NET apphost ---------------------------------------------
-
-
-def _by_elf(target: Target, f, path) -> bool:
-    info = go_buildinfo(f)
-    if info is not None:
-        version, modinfo = info
-        target.runtime, target.how = "go", "binary"
-        target.go_version = go_version(version)
-        for line in modinfo.splitlines():
-            if line.startswith("build\tDefaultGODEBUG="):
-                target.go_godebug = line.split("=", 1)[1].strip()
-        target.notes.append(f"runtime: go ({target.name} is a Go binary built with {version})")
-        return True
-    for sibling in (path + ".runtimeconfig.json", path + ".dll"):
-        if os.path.isfile(sibling):
-            target.runtime, target.how = "dotnet", "binary"
-            target.notes.append(f"runtime: dotnet ({target.name} is a .NET apphost: "
-                                f"{os.path.basename(sibling)} is beside it)")
-            return True
-    target.notes.append(f"runtime unknown: {target.name} is a native binary without Go build info")
-    return False
-
-
-def go_version(text: str):
-    """``go1.24.3`` -> ``(1, 24)``; ``devel go1.26-abc`` -> ``(1, 26)``; unknown -> None."""
-    at = text.find("go")
-    while at >= 0:
-        numbers = _leading_numbers(text[at + 2:], ".")
-        if len(numbers) >= 2:
-            return numbers[0], numbers[1]
-        at = text.find("go", at + 2)
-    return None
-
-
-def go_buildinfo(f):
-    """``(version, modinfo)`` from an open ELF file's Go build info, or None.
-
-    Finds ``.go.buildinfo`` through the section headers (the ELF header says
-    where they are), else searches the first 64 KiB of the first writable
-    PT_LOAD segment, as Go's debug/buildinfo does. Since Go 1.18 the header
-    (16 bytes: magic, pointer size, flags) is followed, at offset 32, by the
-    version and the module info as varint-length strings (flag bit 2); older
-    binaries hold pointers instead and are reported as ``"go1.17 or older"``.
-    """
-    f.seek(0)
-    ehdr = f.read(64)
-    if len(ehdr) < 52 or ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) or ehdr[5] not in (1, 2):
-        return None
-    is64, order = ehdr[4] == 2, "little" if ehdr[5] == 1 else "big"
-
-    def u(data, off, size):
-        return int.from_bytes(data[off:off + size], order)
-
-    data = _buildinfo_section(f, ehdr, is64, u)
-    if data is None:
-        data = _buildinfo_search(f, ehdr, is64, u)
-    if data is None or not data.startswith(GO_MAGIC) or len(data) < 32:
-        return None
-    if not data[15] & 2:
-        return "go1.17 or older", ""
-    version, off = _varint_bytes(data, 32)
-    if not version:
-        return None
-    modinfo, _ = _varint_bytes(data, off)
-    modinfo = modinfo or b""
-    # modinfo is framed by 16-byte sentinels (debug/buildinfo: cmd/go/internal/modload infoStart/infoEnd)
-    if len(modinfo) >= 33 and modinfo[-17:-16] == b"\n":
-        modinfo = modinfo[16:-16]
-    return version.decode("utf-8", "replace"), modinfo.decode("utf-8", "replace")
-
-
-def _buildinfo_section(f, ehdr, is64, u):
-    if is64:
-        shoff, shentsize, shnum, shstrndx = u(ehdr, 40, 8), u(ehdr, 58, 2), u(ehdr, 60, 2), u(ehdr, 62, 2)
-    else:
-        shoff, shentsize, shnum, shstrndx = u(ehdr, 32, 4), u(ehdr, 46, 2), u(ehdr, 48, 2), u(ehdr, 50, 2)
-    if not shoff or not shnum or shstrndx >= shnum or shentsize < (64 if is64 else 40) or shnum > 65535:
-        return None
-    f.seek(shoff)
-    table = f.read(shnum * shentsize)
-    if len(table) < shnum * shentsize:
-        return None
-
-    def section(i):  # (name offset, file offset, size)
-        h = i * shentsize
-        if is64:
-            return u(table, h, 4), u(table, h + 24, 8), u(table, h + 32, 8)
-        return u(table, h, 4), u(table, h + 16, 4), u(table, h + 20, 4)
-
-    _, str_off, str_size = section(shstrndx)
-    f.seek(str_off)
-    names = f.read(min(str_size, 1 << 16))
-    for i in range(shnum):
-        name_off, off, size = section(i)
-        if names[name_off:name_off + 14] == b".go.buildinfo\0":
-            f.seek(off)
-            return f.read(min(size, BUILDINFO_MAX))
-    return None
-
-
-def _buildinfo_search(f, ehdr, is64, u):
-    if is64:
-        phoff, phentsize, phnum = u(ehdr, 32, 8), u(ehdr, 54, 2), u(ehdr, 56, 2)
-    else:
-        phoff, phentsize, phnum = u(ehdr, 28, 4), u(ehdr, 42, 2), u(ehdr, 44, 2)
-    if not phoff or not phnum or phentsize < (56 if is64 else 32):
-        return None
-    f.seek(phoff)
-    table = f.read(phnum * phentsize)
-    for i in range(min(phnum, len(table) // phentsize)):
-        h = i * phentsize
-        p_type = u(table, h, 4)
-        flags = u(table, h + 4, 4) if is64 else u(table, h + 24, 4)
-        if p_type == 1 and flags & 2:  # PT_LOAD, PF_W
-            off = u(table, h + 8, 8) if is64 else u(table, h + 4, 4)
-            f.seek(off)
-            chunk = f.read(BUILDINFO_SEARCH)
-            at = chunk.find(GO_MAGIC)
-            while at >= 0 and at % 16:
-                at = chunk.find(GO_MAGIC, at + 1)
-            if at < 0:
-                return None
-            f.seek(off + at)
-            return f.read(BUILDINFO_MAX)
-    return None
-
-
-def _varint_bytes(data, off):
-    """A uvarint length and that many bytes (Go's binary.Uvarint framing), or (None, off)."""
-    n = shift = 0
-    while off < len(data):
-        b = data[off]
-        off += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            if off + n > len(data):
-                return None, off
-            return data[off:off + n], off + n
-        if shift > 63:
-            break
-    return None, off
-
-
-# -- user files a runtime's settings may live in ----------------------------------
-
-
-class _Nothing:
-    """``with _open_regular(path) as f``: f is None for anything but a regular file."""
-
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
+def _by_elf(target: Target, f: BinaryIO, path: str) -> bool:
+    native = binaries.inspect_elf(f, path, target.name)
+    target.notes.append(native.note)
+    if native.runtime is None:
         return False
-
-
-def _open_regular(path):
-    """An open binary file if ``path`` is a regular file, else a context yielding None.
-
-    Opened with O_NONBLOCK, then checked with fstat: a FIFO must neither
-    block us (no writer yet) nor be read (its data is the program's: ``java
-    @<(echo ...)`` gives java a pipe it must still find full).
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:  # S_ISREG
-            os.close(fd)
-            return _Nothing()
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_text(path: str, limit: int = ARGFILE_MAX) -> str | None:
-    """A small regular text file (a java ``@argfile``), or None if missing, unreadable,
-    too large or not a regular file (a pipe is left unread for the program)."""
-    try:
-        with _open_regular(path) as f:
-            if f is None:
-                return None
-            data = f.read(limit + 1)
-    except OSError:
-        return None
-    if len(data) > limit:
-        return None
-    return data.decode("utf-8", "replace")
+    target.runtime, target.how = native.runtime, "binary"
+    target.go_version, target.go_godebug = native.go_version, native.go_godebug
+    return True

@@ -1,32 +1,25 @@
 """What ``--print``, ``--dry-run`` and ``-v`` show: text for people, JSON for tools.
 
 Each figure is shown with the file it came from; "no limit" and "could not
-tell" print differently (DESIGN.md principle 3). Nothing here prints the
-user's arguments or the values of variables the user set (issue 6).
+tell" print differently. Nothing here prints the user's arguments or the
+values of variables the user set: plans store only what the tool added.
 """
 from __future__ import annotations
 
 from cgroupsize import __version__
-from cgroupsize.limits import LIMITED, UNKNOWN
+from cgroupsize.model import LIMITED, UNKNOWN, Limits, Plan, Value
+from cgroupsize.units import fmt_size
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 BAR_WIDTH = 24
 
 
-def fmt_bytes(n) -> str:
-    """``536870912`` -> ``512 MiB``; ``1610612736`` -> ``1.5 GiB``."""
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in _UNITS:
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            text = f"{value:.1f}".rstrip("0").rstrip(".") if unit != "B" else str(int(value))
-            return f"{text} {unit}"
-        value /= 1024
-    return str(n)  # pragma: no cover
+def fmt_bytes(n: int | None) -> str:
+    """``536870912`` -> ``512 MiB``; ``1610612736`` -> ``1.5 GiB``; None -> ``-``."""
+    return fmt_size(n, long=True)
 
 
-def _bar(used, total) -> str:
+def bar(used: int | None, total: int | None) -> str:
+    """``[#####...] 40%``: ``used`` of ``total`` (empty when either is unknown)."""
     if not used or not total:
         return ""
     frac = min(1.0, used / total)
@@ -34,69 +27,88 @@ def _bar(used, total) -> str:
     return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + f"] {frac * 100:.0f}%"
 
 
-def limits_text(limits) -> str:
+class _Rows:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def row(self, label: str, value: str, source: str | None = None) -> None:
+        self.lines.append(f"  {label:<10} {value:<48} {source or ''}".rstrip())
+
+    def value(self, label: str, v: Value, text: str) -> None:
+        """A row for ``v`` only when it is known."""
+        if v.value is not None:
+            self.row(label, text, v.source)
+
+
+def _memory_rows(r: _Rows, limits: Limits) -> None:
+    m = limits.memory
+    r.lines.append(f"memory ({'cgroup ' + m.version if m.version else 'no memory cgroup'})")
+    if m.state == LIMITED:
+        r.row("limit", fmt_bytes(m.limit.value) + " (hard; the OOM killer acts here)", m.limit.source)
+    elif m.state == UNKNOWN:
+        r.row("limit", "unknown (could not tell; see notices)")
+    else:
+        r.row("limit", "no limit (host memory applies)")
+    total = m.effective.value or m.host.value
+    r.value("usage", m.usage, f"{fmt_bytes(m.usage.value)} {bar(m.usage.value, total)}")
+    r.value("peak", m.peak, fmt_bytes(m.peak.value))
+    r.value("high", m.high, fmt_bytes(m.high.value) + " (throttles, never kills)")
+    if m.high_binds:
+        r.row("budget", fmt_bytes(m.effective.value) + " (memory.high: what plans size for)", m.high.source)
+    r.value("swap", m.swap, f"{fmt_bytes(m.swap.value)} beyond the limit")
+    if m.oom_kills.value:
+        r.row("OOM kills", f"{m.oom_kills.value} so far in this cgroup", m.oom_kills.source)
+    r.row("host", fmt_bytes(m.host.value), m.host.source)
+
+
+def _cpu_rows(r: _Rows, limits: Limits) -> None:
+    c = limits.cpu
+    r.lines.append(f"cpu ({'cgroup ' + c.version if c.version else 'no cpu cgroup'})")
+    if c.quota.value is not None:
+        r.row("quota", f"{c.quota.value:g} CPUs", c.quota.source)
+    else:
+        r.row("quota", "unknown (could not tell; see notices)" if c.state == UNKNOWN else "no quota")
+    r.value("cpuset", c.cpuset, f"{cpus(c.cpuset.value)} ({c.cpuset.raw})")
+    r.value("affinity", c.affinity, cpus(c.affinity.value))
+    r.row("online", cpus(c.host.value) if c.host.value is not None else "- CPUs", c.host.source)
+    r.row("count", f"{c.count} (what runtimes will be told)", c.count_source)
+    r.value("weight", c.weight, f"{c.weight.value} (a relative share; requests are not limits)")
+    if c.throttled.value:
+        secs = (c.throttled_usec.value or 0) / 1e6
+        r.row("throttled", f"{c.throttled.value} periods, {secs:.1f} s", c.throttled.source)
+
+
+def cpus(n: int | None) -> str:
+    """``1 CPU``, ``2 CPUs``."""
+    return f"{n} CPU" if n == 1 else f"{n} CPUs"
+
+
+def limits_text(limits: Limits) -> str:
     """The one-screen ``--print`` report."""
-    rows = [f"cgroupsize {__version__}: limits of this process's cgroup", ""]
-
-    def row(label, value, source=None):
-        rows.append(f"  {label:<10} {value:<48} {source or ''}".rstrip())
-
-    # -- memory
-    mem_kind = f"cgroup {limits.memory_version}" if limits.memory_version else "no memory cgroup"
-    rows.append(f"memory ({mem_kind})")
-    if limits.memory_state == LIMITED:
-        row("limit", fmt_bytes(limits.memory.value) + " (hard; the OOM killer acts here)", limits.memory.source)
-    elif limits.memory_state == UNKNOWN:
-        row("limit", "unknown (could not tell; see notices)")
-    else:
-        row("limit", "no limit (host memory applies)")
-    if limits.usage.value is not None:
-        total = limits.memory.value or limits.host_memory.value
-        row("usage", f"{fmt_bytes(limits.usage.value)} {_bar(limits.usage.value, total)}", limits.usage.source)
-    if limits.peak.value is not None:
-        row("peak", fmt_bytes(limits.peak.value), limits.peak.source)
-    if limits.memory_high.value is not None:
-        row("high", fmt_bytes(limits.memory_high.value) + " (throttles, never kills)", limits.memory_high.source)
-    if limits.swap.value is not None:
-        row("swap", fmt_bytes(limits.swap.value) + " beyond the limit", limits.swap.source)
-    if limits.oom_kills.value:
-        row("OOM kills", str(limits.oom_kills.value) + " so far in this cgroup", limits.oom_kills.source)
-    row("host", fmt_bytes(limits.host_memory.value), limits.host_memory.source)
-    rows.append("")
-
-    # -- CPU
-    cpu_kind = f"cgroup {limits.cpu_version}" if limits.cpu_version else "no cpu cgroup"
-    rows.append(f"cpu ({cpu_kind})")
-    q = limits.cpu_quota
-    if q.value is not None:
-        row("quota", f"{q.value:g} CPUs", q.source)
-    elif limits.cpu_state == UNKNOWN:
-        row("quota", "unknown (could not tell; see notices)")
-    else:
-        row("quota", "no quota")
-    if limits.cpuset.value is not None:
-        row("cpuset", f"{limits.cpuset.value} CPUs ({limits.cpuset.raw})", limits.cpuset.source)
-    if limits.affinity.value is not None:
-        row("affinity", f"{limits.affinity.value} CPUs", limits.affinity.source)
-    row("online", f"{limits.host_cpus.value if limits.host_cpus.value is not None else '-'} CPUs",
-        limits.host_cpus.source)
-    row("count", f"{limits.cpu_count} (what runtimes will be told)", limits.cpu_source)
-    if limits.cpu_weight.value is not None:
-        row("weight", f"{limits.cpu_weight.value} (a relative share; requests are not limits)",
-            limits.cpu_weight.source)
-    if limits.throttled.value:
-        secs = (limits.throttled_usec.value or 0) / 1e6
-        row("throttled", f"{limits.throttled.value} periods, {secs:.1f} s", limits.throttled.source)
-
+    r = _Rows()
+    r.lines += [f"cgroupsize {__version__}: limits of this process's cgroup", ""]
+    _memory_rows(r, limits)
+    r.lines.append("")
+    _cpu_rows(r, limits)
     if limits.notices:
-        rows.append("")
-        rows.append("notices")
-        for n in limits.notices:
-            rows.append(f"  - {n.message}")
-    return "\n".join(rows) + "\n"
+        r.lines += ["", "notices"] + [f"  - {n.message}" for n in limits.notices]
+    return "\n".join(r.lines) + "\n"
 
 
-def plan_text(plan, limits) -> str:
+def budget_lines(plan: Plan) -> list[str]:
+    """The plan's memory budget as a table: region, size, where the figure came from."""
+    if not plan.budget:
+        return []
+    rows = ["budget:"]
+    for line in plan.budget:
+        rows.append(f"  {line.region:<22} {fmt_size(line.size):>8}  {line.source}"
+                    + (f": {line.note}" if line.note else ""))
+    total = sum(line.size for line in plan.budget)
+    rows.append(f"  {'total':<22} {fmt_size(total):>8}")
+    return rows
+
+
+def plan_text(plan: Plan, limits: Limits) -> str:
     """``--dry-run``: what would be added and why (not the user's own arguments)."""
     rows = [f"runtime: {plan.runtime or 'unknown (generic variables only)'}"]
     if plan.flags:
@@ -105,46 +117,38 @@ def plan_text(plan, limits) -> str:
         rows.append(f"env: {name}={value}")
     if not plan.flags and not plan.added:
         rows.append("nothing to add")
-    for note in plan.notes:
-        rows.append(f"  - {note}")
-    for warning in plan.warnings:
-        rows.append(f"warning: {warning}")
-    rows.append("")
-    rows.append(limits_summary(limits))
+    rows += budget_lines(plan)
+    rows += [f"  - {note}" for note in plan.notes]
+    rows += [f"warning: {warning}" for warning in plan.warnings]
+    rows += ["", limits_summary(limits)]
     return "\n".join(rows) + "\n"
 
 
-def limits_summary(limits) -> str:
+def limits_summary(limits: Limits) -> str:
     """One line for ``-v`` (the line people paste into issues)."""
-    if limits.memory_state == LIMITED:
-        mem = f"memory {fmt_bytes(limits.memory.value)} ({limits.memory.source})"
-    else:
-        mem = f"memory {limits.memory_state}"
-    if limits.cpu_quota.value is not None:
-        cpu = f"cpu quota {limits.cpu_quota.value:g} ({limits.cpu_quota.source})"
-    else:
-        cpu = f"cpu quota {limits.cpu_state}"
-    return f"{mem}; {cpu}; {limits.cpu_count} CPUs usable"
+    m, c = limits.memory, limits.cpu
+    mem = f"memory {fmt_bytes(m.limit.value)} ({m.limit.source})" if m.state == LIMITED else f"memory {m.state}"
+    if m.high_binds:
+        mem += f", memory.high {fmt_bytes(m.high.value)}"
+    cpu = f"cpu quota {c.quota.value:g} ({c.quota.source})" if c.quota.value is not None else f"cpu quota {c.state}"
+    return f"{mem}; {cpu}; {cpus(c.count)} usable"
 
 
-def verbose_lines(plan, limits, level: int) -> list:
+def verbose_lines(plan: Plan, limits: Limits, level: int) -> list[str]:
     """Lines for stderr under ``-v``; warnings always."""
     lines = [f"warning: {w}" for w in plan.warnings]
     if level >= 1:
         lines.insert(0, limits_summary(limits))
-        runtime = plan.runtime or "unknown runtime: generic variables only"
-        lines.append(f"runtime: {runtime}")
-        for flag in plan.flags:
-            lines.append(f"added flag {flag}")
-        for name, value in plan.shown_env().items():
-            lines.append(f"set {name}={value}")
-        lines.extend(plan.notes)
+        lines.append(f"runtime: {plan.runtime or 'unknown runtime: generic variables only'}")
+        lines += [f"added flag {flag}" for flag in plan.flags]
+        lines += [f"set {name}={value}" for name, value in plan.shown_env().items()]
+        lines += plan.notes
     if level >= 2:
-        lines.extend(f"notice: {n.message}" for n in limits.notices)
+        lines += [f"notice: {n.message}" for n in limits.notices]
     return lines
 
 
-def to_json(obj) -> str:
+def to_json(obj: object) -> str:
     import json
 
     return json.dumps(obj, indent=2, sort_keys=False) + "\n"

@@ -10,6 +10,15 @@ setting and what it expects, exit 2 (DESIGN.md principle 1: user mistakes are
 errors, detection problems are not).
 """
 
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing imports re: keep it off the entrypoint path
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
+from cgroupsize.model import knob_key
+from cgroupsize.runtimes import REGISTRY
+
 PREFIX = "CGROUPSIZE_"
 
 
@@ -149,20 +158,6 @@ def parse_list(text: str) -> frozenset:
     return names
 
 
-def knob_key(name: str) -> str:
-    """``-XX:ActiveProcessorCount=2``, ``ActiveProcessorCount`` -> ``activeprocessorcount``.
-
-    The one spelling every flag and variable the tool adds is compared in,
-    for ``CGROUPSIZE_SKIP``: case, leading dashes, ``-XX:``, ``+``/``-`` and
-    any ``=value`` are dropped; underscores and dashes are the same.
-    """
-    key = name.strip().lower().split("=", 1)[0]
-    key = key.lstrip("-")
-    if key.startswith("xx:"):
-        key = key[3:].lstrip("+-")
-    return key.replace("_", "-")
-
-
 _PARSERS = {
     "bool": parse_bool,
     "size": parse_size,
@@ -211,7 +206,7 @@ class Setting:
         return value
 
 
-RUNTIMES = ("auto", "jvm", "node", "python", "ruby", "go", "dotnet", "none")
+RUNTIMES = ("auto", *REGISTRY, "none")
 
 SETTINGS = (
     # -- general ---------------------------------------------------------
@@ -262,38 +257,89 @@ SETTINGS = (
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
+DEFAULT = "default"  # the origin of a value nobody set
 
 
-def from_env(env) -> dict:
-    """Every setting's value: its ``CGROUPSIZE_*`` variable if set (non-empty), else the default.
+class Settings:
+    """Every setting's value, as attributes generated from the table, and where each came from.
 
-    Raises SettingError for the first variable that does not parse.
+    ``settings.jvm_threads`` is the value (the table's default when nobody
+    set it); ``settings.origin("memory_limit")`` names where it came from:
+    ``"default"``, the variable (``CGROUPSIZE_MEMORY_LIMIT``), the option
+    (``--memory-limit``) or the keyword (``memory_limit=``).
     """
-    values = {}
-    for s in SETTINGS:
-        text = env.get(s.env)
-        values[s.name] = s.default if text is None or text.strip() == "" else s.parse(text)
-    return values
+
+    __slots__ = ("_values", "_origins")
+
+    def __init__(self, values: dict[str, Any] | None = None, origins: dict[str, str] | None = None) -> None:
+        self._values = {s.name: s.default for s in SETTINGS}
+        self._origins = {s.name: DEFAULT for s in SETTINGS}
+        for name, value in (values or {}).items():
+            self._check(name)
+            self._values[name] = value
+            self._origins[name] = (origins or {}).get(name, "keyword")
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no setting {name!r}") from None
+
+    @staticmethod
+    def _check(name: str) -> None:
+        if name not in BY_NAME:
+            raise TypeError(f"unknown setting {name!r}; known: {', '.join(BY_NAME)}")
+
+    def origin(self, name: str) -> str:
+        return self._origins[name]
+
+    def given(self, name: str) -> bool:
+        """Whether someone set ``name`` (rather than the table's default standing)."""
+        return self._origins[name] != DEFAULT
+
+    def with_values(self, **values: Any) -> Settings:
+        """A copy with ``values`` set (used as given, origin ``keyword``)."""
+        copy = Settings(dict(self._values), dict(self._origins))
+        for name, value in values.items():
+            self._check(name)
+            copy._values[name] = value
+            copy._origins[name] = "keyword"
+        return copy
+
+    def skipped(self, knob: str) -> bool:
+        """Whether ``knob`` (a flag or variable name) is listed in CGROUPSIZE_SKIP."""
+        return knob_key(knob) in self._values["skip"]
+
+    def switched_on(self, name: str) -> bool:
+        """Whether a runtime's off switch (a bool or a mode setting) is on."""
+        return self._values[name] not in (False, "off")
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self._values.items() if self.given(k))
+        return f"Settings({given})"
 
 
-def resolve(env, overrides=None, where=None) -> dict:
+def load(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None,
+         where: Callable[[Setting], str] | None = None) -> Settings:
     """Settings from ``env``'s ``CGROUPSIZE_*`` variables, then ``overrides`` on top.
 
-    ``overrides`` maps setting names to text (parsed as the variable would be,
-    an error naming ``where(setting)``: the option, or the keyword) or to a
-    value used as given. A text override remembers where it came from as
-    ``_origin_<name>``, the source a memory or CPU override is reported with.
-    Raises SettingError, or TypeError for a name that is no setting.
+    A variable that is unset or blank leaves the default. ``overrides`` maps
+    setting names to text (parsed as the variable would be; an error names
+    ``where(setting)``: the option, or the keyword) or to a value used as
+    given. Raises SettingError for a value that does not parse, TypeError for
+    a name that is no setting.
     """
-    values = from_env(env)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for s in SETTINGS:
+        text = env.get(s.env)
+        if text is not None and text.strip() != "":
+            values[s.name] = s.parse(text)
+            origins[s.name] = s.env
     for name, value in (overrides or {}).items():
-        setting = BY_NAME.get(name)
-        if setting is None:
-            raise TypeError(f"unknown setting {name!r}; known: {', '.join(BY_NAME)}")
-        if isinstance(value, str):
-            origin = where(setting) if where else setting.env
-            values[name] = setting.parse(value, origin)
-            values["_origin_" + name] = origin
-        else:
-            values[name] = value
-    return values
+        Settings._check(name)
+        setting = BY_NAME[name]
+        origin = where(setting) if where else setting.env
+        values[name] = setting.parse(value, origin) if isinstance(value, str) else value
+        origins[name] = origin
+    return Settings(values, origins)

@@ -8,9 +8,9 @@ argv[0]'s name alone and nothing on this machine leaks into a plan.
 """
 from __future__ import annotations
 
-from cgroupsize.limits import LIMITED, UNLIMITED, Limits, Notice, Value
+from cgroupsize.model import CGROUP_FILE, LIMITED, SETTING, UNLIMITED, Limits, Notice, Value
 from cgroupsize.planner import make_plan
-from cgroupsize.settings import BY_NAME, from_env
+from cgroupsize.settings import load
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -31,28 +31,28 @@ def limits(mem=None, cpus=None, where="leaf", cpuset=None) -> Limits:
     d = {"leaf": LEAF, "parent": PARENT}.get(where)
     mem_src = f"{d}/memory.max" if d else "CGROUPSIZE_MEMORY_LIMIT"
     cpu_src = f"{d}/cpu.max" if d else "CGROUPSIZE_CPU_LIMIT"
-    lim = Limits(
-        memory_version="v2", cpu_version="v2",
-        host_memory=Value(HOST_MEMORY, "/proc/meminfo", "MemTotal"),
-        host_cpus=Value(HOST_CPUS, "/sys/devices/system/cpu/online", f"0-{HOST_CPUS - 1}"),
-        cgroup_dirs={"memory": LEAF, "cpu": LEAF, "cpuset": LEAF},
-    )
+    origin = CGROUP_FILE if d else SETTING
+    lim = Limits()
+    lim.memory.version = lim.cpu.version = "v2"
+    lim.memory.dir = lim.cpu.dir = LEAF
+    lim.memory.host = Value(HOST_MEMORY, "/proc/meminfo", "MemTotal")
+    lim.cpu.host = Value(HOST_CPUS, "/sys/devices/system/cpu/online", f"0-{HOST_CPUS - 1}")
     if mem is not None:
-        lim.memory = Value(mem, mem_src, str(mem))
-        lim.memory_state = LIMITED
+        lim.memory.limit = Value(mem, mem_src, str(mem), d, origin)
+        lim.memory.state = LIMITED
     else:
-        lim.memory = Value(None, f"{LEAF}/memory.max", "max")
-        lim.memory_state = UNLIMITED
+        lim.memory.limit = Value(None, f"{LEAF}/memory.max", "max", LEAF, CGROUP_FILE)
+        lim.memory.state = UNLIMITED
     if cpus is not None:
-        lim.cpu_quota = Value(float(cpus), cpu_src, f"{int(cpus * 100000)} 100000")
-        lim.cpu_period = Value(100000, cpu_src)
-        lim.cpu_state = LIMITED
+        lim.cpu.quota = Value(float(cpus), cpu_src, f"{int(cpus * 100000)} 100000", d, origin)
+        lim.cpu.period = Value(100000, cpu_src, None, d, origin)
+        lim.cpu.state = LIMITED
     else:
-        lim.cpu_state = UNLIMITED
+        lim.cpu.state = UNLIMITED
     if cpuset is not None:
-        lim.cpuset = Value(cpuset, f"{LEAF}/cpuset.cpus.effective", f"0-{cpuset - 1}")
+        lim.cpu.cpuset = Value(cpuset, f"{LEAF}/cpuset.cpus.effective", f"0-{cpuset - 1}", LEAF, CGROUP_FILE)
     if where == "override":
-        lim.notices.append(Notice("OVERRIDE", "memory limit taken from CGROUPSIZE_MEMORY_LIMIT"))
+        lim.notices.append(Notice("OVERRIDE", "memory limit taken from CGROUPSIZE_MEMORY_LIMIT", "memory"))
     return lim
 
 
@@ -66,10 +66,7 @@ FIXTURES = {"small": SMALL, "medium": MEDIUM, "large": LARGE, "none": NO_LIMIT}
 def plan(argv, env=None, lim=None, **settings):
     """make_plan over ``ENV`` + ``env``; settings as strings (parsed like variables) or values."""
     full_env = {**ENV, **(env or {})}
-    values = from_env(full_env)
-    for name, value in settings.items():
-        values[name] = BY_NAME[name].parse(value) if isinstance(value, str) else value
-    return make_plan(list(argv), full_env, lim if lim is not None else limits(**MEDIUM), values)
+    return make_plan(list(argv), full_env, lim if lim is not None else limits(**MEDIUM), load(full_env, settings))
 
 
 def text(p) -> str:

@@ -8,7 +8,7 @@ between being listed and being read, a ``/proc`` that is not there (in a
 fixture, and really unmounted in a private mount namespace). Each must give a
 notice and a sane answer; ``--strict`` turns it into exit 1 with a message.
 
-Decision (FIFO): :class:`cgroupsize.cgroups.files.Files` opens every file
+Decision (FIFO): :class:`cgroupsize.files.Files` opens every file
 with ``O_NONBLOCK`` and reads only regular files. Opening a FIFO for reading
 blocks until a writer appears, which would hang the entrypoint forever;
 ``O_NONBLOCK`` makes the open return at once and the ``fstat`` check then
@@ -31,7 +31,7 @@ import tempfile
 import pytest
 
 from cgroupsize import cli, launch
-from cgroupsize import limits as limits_mod
+from cgroupsize import model as limits_mod
 from cgroupsize.cgroups.detect import read_limits
 
 TOOL = [sys.executable, "-m", "cgroupsize"]
@@ -165,25 +165,28 @@ def alarm():
 
 def check_domain(limits):
     """Domain invariants every answer keeps, whatever the files said (shared with test_properties)."""
-    host_mem = limits.host_memory.value
-    mem = limits.memory_limit
-    assert mem is None or (isinstance(mem, int) and mem > 0), mem
-    if mem is not None and host_mem:
-        assert mem < host_mem, (mem, host_mem)
-    assert limits.memory_state in ("limited", "unlimited", "unknown")
-    assert (limits.memory_state == "limited") == (mem is not None), (limits.memory_state, mem)
+    host_mem = limits.memory.host.value
+    mem = limits.memory.limit.value
+    budget = limits.memory_limit  # min(memory.max, memory.high): what plans size for
+    for value in (mem, budget):
+        assert value is None or (isinstance(value, int) and value > 0), value
+        if value is not None and host_mem:
+            assert value < host_mem, (value, host_mem)
+    assert mem is None or (budget is not None and budget <= mem), (budget, mem)
+    assert limits.memory.state in ("limited", "unlimited", "unknown")
+    assert (limits.memory.state == "limited") == (mem is not None), (limits.memory.state, mem)
     count = limits.cpu_count
     assert isinstance(count, int) and count >= 1, count
-    if limits.host_cpus.value:
-        assert count <= limits.host_cpus.value
-    quota = limits.cpu_quota.value
+    if limits.cpu.host.value:
+        assert count <= limits.cpu.host.value
+    quota = limits.cpu.quota.value
     assert quota is None or (quota > 0 and math.isfinite(quota)), quota
-    assert limits.cpu_state in ("limited", "unlimited", "unknown")
-    assert (limits.cpu_state == "limited") == (quota is not None), (limits.cpu_state, quota)
-    for v in (limits.cpuset, limits.affinity, limits.host_cpus, limits.host_memory):
+    assert limits.cpu.state in ("limited", "unlimited", "unknown")
+    assert (limits.cpu.state == "limited") == (quota is not None), (limits.cpu.state, quota)
+    for v in (limits.cpu.cpuset, limits.cpu.affinity, limits.cpu.host, limits.memory.host):
         assert v.value is None or (isinstance(v.value, int) and v.value >= 1), v
-    for v in (limits.swap, limits.usage, limits.peak, limits.oom_kills, limits.memory_high,
-              limits.throttled, limits.throttled_usec, limits.cpu_weight, limits.cpu_period):
+    for v in (limits.memory.swap, limits.memory.usage, limits.memory.peak, limits.memory.oom_kills, limits.memory.high,
+              limits.cpu.throttled, limits.cpu.throttled_usec, limits.cpu.weight, limits.cpu.period):
         assert v.value is None or (isinstance(v.value, int) and v.value >= 0), v
     for n in limits.notices:
         assert n.code in NOTICE_CODES, n
@@ -208,9 +211,9 @@ def test_fault_free_layouts(layout, make_root):
     limits = read_limits(make_root(layout))
     check_domain(limits)
     assert limits.notices == [], limits.notices
-    assert limits.memory_limit == 512 * MiB and limits.memory_state == "limited"
-    assert limits.cpu_quota.value == 1.5 and limits.cpu_count == 2
-    assert limits.cpuset.value == 4 and limits.affinity.value == 8 and limits.host_cpus.value == 8
+    assert limits.memory_limit == 512 * MiB and limits.memory.state == "limited"
+    assert limits.cpu.quota.value == 1.5 and limits.cpu_count == 2
+    assert limits.cpu.cpuset.value == 4 and limits.cpu.affinity.value == 8 and limits.cpu.host.value == 8
 
 
 # -- faults made on disk: a directory, a symlink loop, a FIFO ------------------------------------
@@ -235,27 +238,27 @@ def expect_for(role, limits):
     """The sane answer when the file in ``role`` cannot be read (same for every fault)."""
     if role == "mountinfo":
         assert "NO_CGROUP" in codes(limits)
-        assert limits.memory_state == "unknown" and limits.cpu_state == "unknown"
+        assert limits.memory.state == "unknown" and limits.cpu.state == "unknown"
         assert limits.cpu_count == 8  # affinity and online CPUs still known
     elif role == "cgroup":
         # Our path is unknown: the mount roots are read, and say so.
         assert "NO_CGROUP" in codes(limits) and "APPROXIMATE_PATH" in codes(limits)
     elif role == "memory":
         # The parent's looser limit still holds: an upper bound, with a notice.
-        assert limits.memory_limit == GiB and limits.memory_state == "limited"
-        assert limits.cpu_quota.value == 1.5
+        assert limits.memory_limit == GiB and limits.memory.state == "limited"
+        assert limits.cpu.quota.value == 1.5
     elif role == "cpu":
         # No quota elsewhere on the walk: could not tell, not "no quota".
-        assert limits.cpu_quota.value is None and limits.cpu_state == "unknown"
+        assert limits.cpu.quota.value is None and limits.cpu.state == "unknown"
         assert limits.cpu_count == 4  # the cpuset still bounds it
         assert limits.memory_limit == 512 * MiB
     elif role == "meminfo":
-        assert "HOST_UNKNOWN" in codes(limits) and limits.host_memory.value is None
+        assert "HOST_UNKNOWN" in codes(limits) and limits.memory.host.value is None
         assert limits.memory_limit == 512 * MiB
     elif role == "status":
-        assert limits.affinity.value is None and limits.cpu_count == 2
+        assert limits.cpu.affinity.value is None and limits.cpu_count == 2
     elif role == "online":
-        assert "HOST_UNKNOWN" in codes(limits) and limits.host_cpus.value is None
+        assert "HOST_UNKNOWN" in codes(limits) and limits.cpu.host.value is None
         assert limits.cpu_count == 2
     else:  # pragma: no cover
         raise AssertionError(role)
@@ -288,7 +291,7 @@ def test_disk_fault_in_a_directory_on_the_path(layout, make_root, alarm, fault):
     limits = read_limits(root)
     check_domain(limits)
     assert "NO_CGROUP" in codes(limits), limits.notices
-    assert limits.memory_state == "unknown" and limits.memory_limit is None
+    assert limits.memory.state == "unknown" and limits.memory_limit is None
 
 
 @pytest.mark.parametrize("role", ["mountinfo", "memory", "cpu", "meminfo"])
@@ -416,7 +419,7 @@ def test_file_vanishes_between_two_reads(make_root, monkeypatch, role, code):
     check_domain(second)
     assert first.notices == [] and first.memory_limit == 512 * MiB
     if code is None:
-        assert second.memory_limit == GiB and second.memory_state == "limited"
+        assert second.memory_limit == GiB and second.memory.state == "limited"
     else:
         assert code in codes(second), second.notices
 
@@ -435,14 +438,14 @@ def test_v1_limit_file_vanishes_everywhere_is_unknown(make_root, monkeypatch):
     limits = read_limits(root)
     monkeypatch.undo()
     check_domain(limits)
-    assert limits.memory_state == "unknown"
+    assert limits.memory.state == "unknown"
     assert notice_about(limits, "NO_CGROUP", "memory.limit_in_bytes"), limits.notices
 
 
 @pytest.mark.parametrize("gone", ["leaf", "mount point"])
 def test_cgroup_directory_vanishes_after_proc_self_cgroup_listed_it(layout, make_root, monkeypatch, gone):
     """The process is moved and its old cgroup removed between reading /proc/self/cgroup and its files."""
-    from cgroupsize.cgroups.files import Files
+    from cgroupsize.files import Files
 
     root = make_root(layout)
     mount = os.path.join(root, "sys/fs/cgroup/memory" if layout == "v1" else "sys/fs/cgroup")
@@ -462,11 +465,11 @@ def test_cgroup_directory_vanishes_after_proc_self_cgroup_listed_it(layout, make
     if gone == "leaf":
         # Read the mount point instead (as for a path outside the mount), and say so.
         assert notice_about(limits, "APPROXIMATE_PATH", "does not exist"), limits.notices
-        assert limits.cgroup_dirs["memory"] == ("/sys/fs/cgroup/memory" if layout == "v1" else "/sys/fs/cgroup")
-        assert limits.memory_limit is None and limits.memory_state == "unlimited"
+        assert limits.memory.dir == ("/sys/fs/cgroup/memory" if layout == "v1" else "/sys/fs/cgroup")
+        assert limits.memory_limit is None and limits.memory.state == "unlimited"
     else:
         assert notice_about(limits, "NO_CGROUP", "mount point"), limits.notices
-        assert limits.memory_state == "unknown"
+        assert limits.memory.state == "unknown"
 
 
 def test_listed_mount_point_missing_is_unknown_not_unlimited(layout, make_root):
@@ -475,7 +478,7 @@ def test_listed_mount_point_missing_is_unknown_not_unlimited(layout, make_root):
     shutil.rmtree(os.path.join(root, "sys/fs/cgroup"))
     limits = read_limits(root)
     check_domain(limits)
-    assert limits.memory_state == "unknown" and limits.cpu_state == "unknown"
+    assert limits.memory.state == "unknown" and limits.cpu.state == "unknown"
     assert "NO_CGROUP" in codes(limits)
     assert limits.cpu_count == 8
 
@@ -489,7 +492,7 @@ def test_no_proc_in_the_fixture(layout, make_root):
     limits = read_limits(root)
     check_domain(limits)
     assert {"NO_CGROUP", "HOST_UNKNOWN"} <= codes(limits)
-    assert limits.memory_state == "unknown" and limits.cpu_state == "unknown"
+    assert limits.memory.state == "unknown" and limits.cpu.state == "unknown"
     assert limits.cpu_count == 8  # /sys/devices/system/cpu/online still answers
 
 
@@ -609,7 +612,7 @@ def test_mount_point_with_dotdot_cannot_leave_the_root(tmp_path):
     limits = read_limits(root)
     check_domain(limits)
     assert limits.memory_limit != 123456789
-    assert limits.memory_state == "unknown"
+    assert limits.memory.state == "unknown"
     assert outside  # read through the root, the mount point is /outside inside it: absent
 
 

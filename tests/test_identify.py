@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from cgroupsize import identify
+from cgroupsize import binaries, files, identify
 from plan_fixtures import go_buildinfo_blob, make_elf
 
 NOWHERE = {"PATH": "/nonexistent-cgroupsize-test"}
@@ -146,7 +146,7 @@ def test_reading_errors_never_raise(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(identify, "go_buildinfo", broken)
+    monkeypatch.setattr(binaries, "go_buildinfo", broken)
     t = ident([str(script)])
     assert t.runtime is None and "could not identify" in t.notes[-1]
 
@@ -157,12 +157,12 @@ def test_fifos_are_neither_blocked_on_nor_read(tmp_path):
     os.mkfifo(fifo)
     t = ident([str(fifo)])  # no writer: a blocking open() would hang here
     assert t.runtime is None and "is not a regular file" in t.notes[-1]
-    assert identify.read_text(str(fifo)) is None
+    assert files.read_text(str(fifo)) is None
     r, w = os.pipe()
     os.write(w, b"-Xmx1g\n")
     os.close(w)
     try:
-        assert identify.read_text(f"/dev/fd/{r}") is None
+        assert files.read_text(f"/dev/fd/{r}") is None
         assert os.read(r, 100) == b"-Xmx1g\n"  # still there for java
     finally:
         os.close(r)
@@ -325,8 +325,8 @@ def test_java_version_from_the_release_file(tmp_path, release, version):
 def test_argfile_reader(tmp_path):
     f = tmp_path / "args"
     f.write_text("-Xmx1g")
-    assert identify.read_text(str(f)) == "-Xmx1g"
-    assert identify.read_text(str(tmp_path / "missing")) is None
+    assert files.read_text(str(f)) == "-Xmx1g"
+    assert files.read_text(str(tmp_path / "missing")) is None
     big = tmp_path / "big"
     big.write_bytes(b"x" * 100)
-    assert identify.read_text(str(big), limit=10) is None
+    assert files.read_text(str(big), limit=10) is None

@@ -5,7 +5,7 @@ import pytest
 
 from cgroupsize.cgroups import mountinfo, proccgroup
 from cgroupsize.cgroups.detect import relative
-from cgroupsize.cgroups.files import parse_cpu_list
+from cgroupsize.files import parse_cpu_list
 
 
 @pytest.mark.parametrize(
@@ -144,5 +144,5 @@ def test_controller_mounted_only_outside_sys_fs_cgroup_is_still_found(tmp_path):
         path.write_text(content)
     limits = read_limits(str(tmp_path))
     assert limits.memory_limit == 268435456
-    assert limits.memory.source == "/memory/app/memory.limit_in_bytes"
-    assert limits.memory_version == "v1" and limits.cpu_version == "v1"
+    assert limits.memory.limit.source == "/memory/app/memory.limit_in_bytes"
+    assert limits.memory.version == "v1" and limits.cpu.version == "v1"

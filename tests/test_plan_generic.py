@@ -12,7 +12,7 @@ import pytest
 import cgroupsize
 from cgroupsize import api
 from cgroupsize.planner import GENERIC, Plan, make_plan
-from cgroupsize.settings import SettingError
+from cgroupsize.settings import SettingError, Settings
 from plan_fixtures import ENV, FIXTURES, GiB, MEDIUM, MiB, limits, plan
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,9 +77,9 @@ def test_runtime_none_and_forced_runtime():
     assert p.runtime == "node" and "NODE_OPTIONS" in p.added
 
 
-def test_settings_dict_may_be_partial():
-    """The CLI passes from_env()'s full dict; a partial one gets the defaults."""
-    p = make_plan(["node", "a.js"], dict(ENV), limits(**MEDIUM), {"runtime": "auto"})
+def test_settings_object_may_be_partial():
+    """Settings built from a few values get the table's defaults for the rest."""
+    p = make_plan(["node", "a.js"], dict(ENV), limits(**MEDIUM), Settings({"runtime": "auto"}))
     assert p.flags == ["--max-old-space-size=819", "--max-semi-space-size=8"]
 
 
@@ -90,7 +90,7 @@ def test_plan_contract_for_the_cli():
     assert not hasattr(p, "__dict__")  # a plain class with __slots__
     lim = limits(**MEDIUM)
     d = plan(["java", "-jar", "a.jar"], lim=lim).to_dict(lim)
-    assert set(d) == {"runtime", "argv", "env", "notes", "warnings", "limits"}
+    assert set(d) == {"runtime", "argv", "env", "decisions", "budget", "notes", "warnings", "limits"}
     assert d["runtime"] == "jvm" and d["env"]["CONTAINER_CPU_COUNT"] == "2" and d["limits"] == lim.to_dict()
     assert d["argv"] == ["java", *plan(["java", "-jar", "a.jar"], lim=lim).flags, "<arg>", "<arg>"]
     json.dumps(d)
@@ -145,7 +145,7 @@ def test_api_plan_bad_settings():
 def test_api_plan_reads_limits_and_applies_overrides(monkeypatch):
     import cgroupsize.cgroups.detect as detect
 
-    monkeypatch.setattr(detect, "read_limits", lambda root="/": limits())
+    monkeypatch.setattr(detect, "read_limits", lambda root="/", diagnostics=True: limits())
     p = api.plan(["node", "a.js"], env={"PATH": "/nowhere", "CGROUPSIZE_MEMORY_LIMIT": "512Mi"})
     assert p.flags[0] == "--max-old-space-size=409"
     assert "CGROUPSIZE_MEMORY_LIMIT" in "\n".join(p.notes)
@@ -234,13 +234,13 @@ def test_planning_imports_nothing_heavy(tmp_path):
         "import sys\n"
         "before = set(sys.modules)\n"
         "from cgroupsize.planner import make_plan\n"
-        "from cgroupsize.settings import from_env\n"
-        "from cgroupsize.limits import Limits, Value\n"
-        "lim = Limits(memory=Value(1 << 30, '/m'), memory_state='limited')\n"
+        "from cgroupsize.settings import load\n"
+        "from cgroupsize.model import Limits, MemoryLimits, Value\n"
+        "lim = Limits(memory=MemoryLimits(limit=Value(1 << 30, '/m'), state='limited'))\n"
         f"for argv in (['java', '-jar', 'a'], ['node', 'a'], ['python3', '-m', 'gunicorn'], ['puma'],\n"
         f"             ['dotnet', 'a'], ['{script}'], ['{sys.executable}'], ['npm']):\n"
         "    env = {'PATH': '/usr/bin:/bin', 'JAVA_TOOL_OPTIONS': '-Xss1m'}\n"
-        "    make_plan(argv, env, lim, from_env(env))\n"
+        "    make_plan(argv, env, lim, load(env))\n"
         "new = sorted(set(sys.modules) - before)\n"
         "print(' '.join(new))\n"
     )

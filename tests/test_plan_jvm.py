@@ -6,6 +6,7 @@ import os
 import pytest
 
 from cgroupsize.runtimes import jvm
+from cgroupsize.settings import Settings
 from plan_fixtures import FIXTURES, GiB, LARGE, MEDIUM, MiB, SMALL, limits, plan, text
 
 JAVA = ["java", "-jar", "app.jar"]
@@ -45,7 +46,7 @@ def test_heap_note_names_the_limit_source_and_every_region():
 @pytest.mark.parametrize("cpus", [1, 2, 8])
 def test_budget_properties(mib, cpus):
     limit = mib * MiB
-    b = jvm.budget(limit, cpus, jvm.UserSettings(), {"jvm_headroom": 0.05})
+    b = jvm.budget(limit, cpus, jvm.UserSettings(), Settings({"jvm_headroom": 0.05}))
     assert b.heap >= jvm.hotspot_heap(limit)  # never less than the JVM would take itself
     if b.sane:  # every bounded region plus the estimates fits the limit
         assert b.heap + b.non_heap() <= limit
@@ -59,7 +60,7 @@ def test_budget_properties(mib, cpus):
                                         (2, range(1792, 16385, 64))])
 def test_heap_grows_with_the_limit(cpus, mibs):
     """Within one collector (at 1792Mi with 2+ CPUs the JVM moves to G1 and its ~40Mi of structures)."""
-    heaps = [jvm.budget(m * MiB, cpus, jvm.UserSettings(), {}).heap for m in mibs]
+    heaps = [jvm.budget(m * MiB, cpus, jvm.UserSettings(), Settings()).heap for m in mibs]
     assert heaps == sorted(heaps)
 
 

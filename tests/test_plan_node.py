@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from cgroupsize.runtimes import node
-from cgroupsize.limits import Value
+from cgroupsize.model import Value
 from plan_fixtures import FIXTURES, GiB, MiB, limits, plan, text
 
 NODE = ["node", "server.js"]
@@ -124,7 +124,7 @@ def test_no_limit_adds_nothing():
 @pytest.mark.parametrize("cpus, expected", [(0.5, None), (2, None), (4, None), (4.5, "5"), (8, "8"), (400, "128")])
 def test_threadpool_follows_the_cpus_above_libuvs_default(cpus, expected):
     lim = limits(mem=1 * GiB, cpus=cpus)
-    lim.host_cpus = Value(512, "/sys/devices/system/cpu/online", "0-511")
+    lim.cpu.host = Value(512, "/sys/devices/system/cpu/online", "0-511")
     p = plan(NODE, lim=lim)
     assert p.added.get("UV_THREADPOOL_SIZE") == expected
 

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
 from cgroupsize import settings as table
-from cgroupsize.cgroups import detect, mountinfo, proccgroup
+from cgroupsize.cgroups import detect, mountinfo, proccgroup, v1, v2
 from cgroupsize.cgroups.detect import Location, read_limits, relative
-from cgroupsize.cgroups.files import MAX_CPUS, Files, parse_cpu_list, parse_uint
+from cgroupsize.files import MAX_CPUS, Files, parse_cpu_list, parse_uint
 
 try:
     from test_faults import HOST, V1, V2, check_domain, write_tree
@@ -366,7 +366,7 @@ def detect_tree(files: dict):
     finally:
         shutil.rmtree(top)
     check_domain(limits)
-    event(f"memory {limits.memory_state} ({limits.memory_version}), cpu {limits.cpu_state} ({limits.cpu_version})")
+    event(f"memory {limits.memory.state} ({limits.memory.version}), cpu {limits.cpu.state} ({limits.cpu.version})")
     return limits
 
 
@@ -430,12 +430,11 @@ def test_read_limits_known_layouts_with_odd_file_kinds(name, data):
 def test_each_cgroup_value_reader(text):
     """The per-file readers directly: a value in its domain or None, a notice when malformed."""
     files = Files("/nonexistent-root")
-    for parse in (detect._size, detect._limit_size, detect._v1_size):
+    for parse in (v2.size, v2.limit_size, v1.size):
         v = parse(files, "/x", text)
         assert v is None or (isinstance(v, int) and v >= 0)
-    assert detect._limit_size(files, "/x", text) != 0
-    v1 = detect._v1_value(files, "/x", text)
-    assert v1.value is None or v1.value > 0
+    assert v2.limit_size(files, "/x", text) != 0
+    assert v1.size(files, "/x", text) != 0
 
 
 # -- settings: a positive value or ValueError, nothing else ------------------------------------------
@@ -526,11 +525,11 @@ def test_every_setting_parses_or_raises_setting_error(setting, text):
 def test_from_env_returns_or_raises_setting_error(env):
     env = {k: v.replace("\x00", "") for k, v in env.items()}
     try:
-        values = table.from_env(env)
+        values = table.load(env)
     except table.SettingError as exc:
         assert exc.where in env
         return
-    assert set(values) >= {s.name for s in table.SETTINGS}
+    assert all(hasattr(values, s.name) for s in table.SETTINGS)
 
 
 def test_huge_decimal_setting_is_a_usage_error_not_an_internal_error():

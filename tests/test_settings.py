@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from cgroupsize import settings
-from cgroupsize.settings import BY_NAME, SETTINGS, SettingError, from_env, knob_key
+from cgroupsize.model import knob_key
+from cgroupsize.settings import BY_NAME, SETTINGS, SettingError, load
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -117,11 +118,12 @@ def test_every_row_has_help_env_and_a_parseable_default():
 
 
 def test_every_runtime_has_an_off_switch():
-    from cgroupsize.planner import SWITCH
+    from cgroupsize.runtimes import REGISTRY
 
-    for runtime, row in SWITCH.items():
-        assert runtime in settings.RUNTIMES
-        assert BY_NAME[row].parse("0") in (False, "off")
+    for name, runtime in REGISTRY.items():
+        assert name in settings.RUNTIMES
+        assert BY_NAME[runtime.switch].parse("0") in (False, "off")
+        assert set(runtime.settings) <= set(BY_NAME)
 
 
 def test_options_only_on_general_rows():
@@ -129,18 +131,31 @@ def test_options_only_on_general_rows():
     assert with_option <= {"verbose", "strict", "runtime", "memory_limit", "cpu_limit", "skip"}
 
 
-def test_from_env_defaults_and_values():
-    values = from_env({})
-    assert values == {s.name: s.default for s in SETTINGS}
-    values = from_env({"CGROUPSIZE_JVM": "0", "CGROUPSIZE_JVM_THREADS": "200", "CGROUPSIZE_SKIP": "",
-                       "CGROUPSIZE_NODE_HEAP_RATIO": " ", "UNRELATED": "x"})
-    assert values["jvm"] is False and values["jvm_threads"] == 200
-    assert values["skip"] == frozenset() and values["node_heap_ratio"] == 0.8
+def test_load_defaults_values_and_origins():
+    values = load({})
+    assert all(getattr(values, s.name) == s.default and values.origin(s.name) == "default" for s in SETTINGS)
+    values = load({"CGROUPSIZE_JVM": "0", "CGROUPSIZE_JVM_THREADS": "200", "CGROUPSIZE_SKIP": "",
+                   "CGROUPSIZE_NODE_HEAP_RATIO": " ", "UNRELATED": "x"})
+    assert values.jvm is False and values.jvm_threads == 200
+    assert values.origin("jvm_threads") == "CGROUPSIZE_JVM_THREADS"
+    assert values.skip == frozenset() and values.node_heap_ratio == 0.8
+    assert values.origin("node_heap_ratio") == "default"
 
 
-def test_from_env_error_names_the_variable():
+def test_load_overrides_win_and_name_their_origin():
+    values = load({"CGROUPSIZE_MEMORY_LIMIT": "1Gi"}, {"memory_limit": "512Mi"}, where=lambda s: s.option)
+    assert values.memory_limit == 512 << 20 and values.origin("memory_limit") == "--memory-limit"
+    with pytest.raises(SettingError, match="--memory-limit"):
+        load({}, {"memory_limit": "lots"}, where=lambda s: s.option)
+    with pytest.raises(TypeError, match="unknown setting"):
+        load({}, {"no_such_setting": 1})
+    with pytest.raises(AttributeError):
+        values.no_such_setting
+
+
+def test_load_error_names_the_variable():
     with pytest.raises(SettingError, match="CGROUPSIZE_GO_MEMLIMIT_RATIO"):
-        from_env({"CGROUPSIZE_GO_MEMLIMIT_RATIO": "2"})
+        load({"CGROUPSIZE_GO_MEMLIMIT_RATIO": "2"})
 
 
 @pytest.mark.parametrize(

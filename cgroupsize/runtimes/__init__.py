@@ -1,21 +1,72 @@
-"""One module per runtime, each a pure function of what identification found.
+"""The registry of runtimes: one row each, the only list of them.
 
-``plan(target, argv, env, limits, settings, read_file=None) -> Plan``: no
-files are read here (``read_file`` is the one door, for java ``@argfiles``
-where the user's settings may live), nothing is executed, nothing printed.
-Only the module of the runtime being started is imported.
+Each runtime module has ``plan(p, target, limits) -> None``: it fills the
+:class:`cgroupsize.model.Plan` ``p`` (argv, env and settings already in it)
+for the command :mod:`cgroupsize.identify` described in ``target``. Plans
+read no files of their own beyond what ``target`` carries (the JVM's
+``@argfiles`` through :func:`cgroupsize.files.read_text`), run nothing and
+print nothing. Only the module of the runtime being started is imported.
+
+``knobs`` are the flags and variables a runtime may add, in the spelling
+``CGROUPSIZE_SKIP`` takes: the names ``--skip`` is checked against.
 """
-MODULES = {
-    "jvm": "jvm",
-    "node": "node",
-    "python": "python",
-    "ruby": "ruby",
-    "go": "go",
-    "dotnet": "dotnet",
-}
+from __future__ import annotations
+
+from cgroupsize.model import Record
+
+TYPE_CHECKING = False  # typing imports re: keep it off the entrypoint path
+if TYPE_CHECKING:
+    from types import ModuleType
 
 
-def load(runtime: str):
-    """The module planning for ``runtime`` (imported on first use)."""
-    name = "cgroupsize.runtimes." + MODULES[runtime]
-    return __import__(name, fromlist=["plan"])
+class Runtime(Record):
+    """One runtime: its module, the setting that switches it off, its knobs and settings."""
+
+    __slots__ = ("name", "module", "switch", "knobs", "settings")
+    name: str
+    module: str
+    switch: str
+    knobs: tuple[str, ...]
+    settings: tuple[str, ...]
+
+
+_THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                 "BLIS_NUM_THREADS")
+
+REGISTRY = {r.name: r for r in (
+    Runtime("jvm", "cgroupsize.runtimes.jvm", "jvm",
+            ("ActiveProcessorCount", "Xmx", "UseSerialGC", "MaxMetaspaceSize", "ReservedCodeCacheSize",
+             "MaxDirectMemorySize"),
+            ("jvm_threads", "jvm_headroom")),
+    Runtime("node", "cgroupsize.runtimes.node", "node",
+            ("max-old-space-size", "max-semi-space-size", "UV_THREADPOOL_SIZE"),
+            ("node_heap_ratio",)),
+    Runtime("python", "cgroupsize.runtimes.python", "python",
+            ("WEB_CONCURRENCY", *_THREAD_POOLS, "PYTHON_CPU_COUNT", "LOKY_MAX_CPU_COUNT", "MALLOC_ARENA_MAX"),
+            ("workers", "worker_memory")),
+    Runtime("ruby", "cgroupsize.runtimes.ruby", "ruby",
+            ("MALLOC_ARENA_MAX", "WEB_CONCURRENCY"),
+            ("workers", "worker_memory")),
+    Runtime("go", "cgroupsize.runtimes.go", "go",
+            ("GOMEMLIMIT", "GOMAXPROCS"),
+            ("go_memlimit_ratio",)),
+    Runtime("dotnet", "cgroupsize.runtimes.dotnet", "dotnet",
+            ("DOTNET_GCHeapHardLimit", "DOTNET_PROCESSOR_COUNT"),
+            ("dotnet_heap_ratio",)),
+)}
+
+# Set for any command (cgroupsize.planner), whatever the runtime.
+GENERIC = ("CONTAINER_MEMORY_LIMIT", "CONTAINER_CPU_LIMIT", "CONTAINER_CPU_COUNT")
+
+
+def all_knobs() -> list[str]:
+    """Every knob the tool may add, generic ones first, each once."""
+    seen: dict[str, None] = dict.fromkeys(GENERIC)
+    for runtime in REGISTRY.values():
+        seen.update(dict.fromkeys(runtime.knobs))
+    return list(seen)
+
+
+def load(name: str) -> ModuleType:
+    """The module planning for runtime ``name`` (imported on first use)."""
+    return __import__(REGISTRY[name].module, fromlist=["plan"])

@@ -18,51 +18,50 @@ whenever there is a limit.
 * ``DOTNET_PROCESSOR_COUNT`` = our CPU count, in decimal (that one is parsed
   base 10: ``CLRConfig ParseIntegerAsBase10``), when the quota binds.
 """
-from cgroupsize.planner import Plan
-from cgroupsize.runtimes.common import cpu_text, limit_text, seen_at_leaf, left_alone, user_set
+from __future__ import annotations
+
+from cgroupsize.identify import Target
+from cgroupsize.model import Limits, Plan
+from cgroupsize.runtimes.common import cpu_text, limit_text
 
 RATIO = 0.75  # .NET's own GCHeapHardLimitPercent default in a container
 MIN_HEAP = 20 * 1000 * 1000  # .NET's floor: max(20MB, 75%)
 _PREFIXES = ("DOTNET_", "COMPlus_", "COMPLUS_")
 
 
-def _user_heap_limit(env):
+def _user_heap_limit(p: Plan) -> str | None:
     """The GC heap limit variable the user set (the name only), or None."""
-    for name in env:
+    for name in p.env:
         for prefix in _PREFIXES:
-            if name.startswith(prefix + "GCHeapHardLimit") and user_set(env, name):
+            if name.startswith(prefix + "GCHeapHardLimit") and p.user_set(name):
                 return name
     return None
 
 
-def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
-    p = Plan("dotnet", argv, env)
-    always = settings.get("dotnet") == "always"
-
+def plan(p: Plan, target: Target, limits: Limits) -> None:
+    always = p.settings.dotnet == "always"
+    reason = "CGROUPSIZE_DOTNET=always" if always else ".NET would not see this limit itself"
     limit = limits.memory_limit
     if limit is None:
-        p.note(f"no DOTNET_GCHeapHardLimit: memory limit {limits.memory_state}")
-    elif left_alone(p, settings, "DOTNET_GCHeapHardLimit", _user_heap_limit(env), "the GC heap limit"):
+        p.none("DOTNET_GCHeapHardLimit", f"memory limit {limits.memory.state}")
+    elif not p.mine("DOTNET_GCHeapHardLimit", _user_heap_limit(p), "the GC heap limit"):
         pass
-    elif not always and seen_at_leaf(limits, "memory"):
-        p.note("no DOTNET_GCHeapHardLimit: .NET reads this limit itself and takes 75% of it")
+    elif not always and limits.seen_at_leaf("memory"):
+        p.none("DOTNET_GCHeapHardLimit", ".NET reads this limit itself and takes 75% of it")
     else:
-        ratio = settings.get("dotnet_heap_ratio") or RATIO
+        ratio = p.settings.dotnet_heap_ratio or RATIO
         value = max(MIN_HEAP, int(limit * ratio))
-        reason = "CGROUPSIZE_DOTNET=always" if always else ".NET would not see this limit itself"
         p.set_env("DOTNET_GCHeapHardLimit", f"0x{value:X}",
                   f"{ratio:g} x {limit_text(limits)} = {value} bytes, in hexadecimal as .NET reads it; "
-                  f"{reason}")
+                  f"{reason}", "limit")
 
-    quota = limits.cpu_quota
-    if quota.value is None or limits.cpu_source != quota.source:
-        p.note("no DOTNET_PROCESSOR_COUNT: no CPU quota binds (.NET sees cpusets and affinity)")
-    elif left_alone(p, settings, "DOTNET_PROCESSOR_COUNT",
-                    user_set(env, "DOTNET_PROCESSOR_COUNT") or user_set(env, "COMPlus_PROCESSOR_COUNT")):
+    if not limits.cpu.quota_binds:
+        p.none("DOTNET_PROCESSOR_COUNT", "no CPU quota binds (.NET sees cpusets and affinity)")
+    elif not p.mine("DOTNET_PROCESSOR_COUNT",
+                    p.user_set("DOTNET_PROCESSOR_COUNT") or p.user_set("COMPlus_PROCESSOR_COUNT")):
         pass
-    elif not always and seen_at_leaf(limits, "cpu"):
-        p.note("no DOTNET_PROCESSOR_COUNT: .NET reads this quota itself and rounds it up as we do")
+    elif not always and limits.seen_at_leaf("cpu"):
+        p.none("DOTNET_PROCESSOR_COUNT", ".NET reads this quota itself and rounds it up as we do")
     else:
-        reason = "CGROUPSIZE_DOTNET=always" if always else ".NET would not see this quota itself"
-        p.set_env("DOTNET_PROCESSOR_COUNT", str(limits.cpu_count), f"{cpu_text(limits)}; {reason}")
-    return p
+        reason = reason.replace("limit", "quota")
+        p.set_env("DOTNET_PROCESSOR_COUNT", str(limits.cpu_count), f"{cpu_text(limits)}; {reason}", "limit")

@@ -21,8 +21,12 @@ updates. The plan (research/sizing.md §5(e)):
   ``CGROUPSIZE_GO=always`` sets it whenever there is a CPU bound; a user's
   ``GODEBUG=containermaxprocs=0`` is an explicit "leave it" and is respected.
 """
-from cgroupsize.planner import Plan
-from cgroupsize.runtimes.common import MiB, cpu_text, limit_text, seen_at_leaf, left_alone, user_set
+from __future__ import annotations
+
+from cgroupsize.identify import Target
+from cgroupsize.model import Limits, Plan
+from cgroupsize.runtimes.common import cpu_text, limit_text
+from cgroupsize.units import MiB
 
 RATIO = 0.9  # automemlimit's default
 SMALL_RATIO = 0.8
@@ -30,14 +34,14 @@ SMALL_BELOW = 64 * MiB
 FOLLOWS_QUOTA = (1, 25)  # Go 1.25: container-aware GOMAXPROCS
 
 
-def memlimit(limit: int, ratio):
+def memlimit(limit: int, ratio: float | None) -> tuple[int, float]:
     """``(bytes, ratio used)``: GOMEMLIMIT rounded down to whole MiB (at least 1MiB)."""
     if ratio is None:
         ratio = SMALL_RATIO if limit < SMALL_BELOW else RATIO
     return max(MiB, int(limit * ratio) // MiB * MiB), ratio
 
 
-def follows_quota(target, limits):
+def follows_quota(target: Target, limits: Limits) -> tuple[bool, str]:
     """``(True, why)`` if the binary's runtime sets GOMAXPROCS from this quota itself."""
     v = target.go_version
     if v is None:
@@ -46,45 +50,43 @@ def follows_quota(target, limits):
         return False, f"built with Go {v[0]}.{v[1]}{' or older' if v == (1, 17) else ''}, before 1.25"
     if "containermaxprocs=0" in target.go_godebug:
         return False, "built for an older go line (DefaultGODEBUG containermaxprocs=0)"
-    if not seen_at_leaf(limits, "cpu"):
+    if not limits.seen_at_leaf("cpu"):
         return False, "Go reads only its own cgroup's cpu.max, and the quota is not there"
     return True, f"Go {v[0]}.{v[1]} follows the quota itself"
 
 
-def _user_memlimit(env):
+def _user_memlimit(p: Plan) -> str | None:
     """Where the user set the Go memory limit: GOMEMLIMIT, or automemlimit's own AUTOMEMLIMIT."""
     for name in ("GOMEMLIMIT", "AUTOMEMLIMIT"):
-        if user_set(env, name):
+        if p.user_set(name):
             return name
     return None
 
 
-def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
-    p = Plan("go", argv, env)
+def plan(p: Plan, target: Target, limits: Limits) -> None:
     limit = limits.memory_limit
     if limit is None:
-        p.note(f"no GOMEMLIMIT: memory limit {limits.memory_state}")
-    elif not left_alone(p, settings, "GOMEMLIMIT", _user_memlimit(env)):
-        value, ratio = memlimit(limit, settings.get("go_memlimit_ratio"))
+        p.none("GOMEMLIMIT", f"memory limit {limits.memory.state}")
+    elif p.mine("GOMEMLIMIT", _user_memlimit(p)):
+        value, ratio = memlimit(limit, p.settings.go_memlimit_ratio)
         p.set_env("GOMEMLIMIT", f"{value // MiB}MiB",
                   f"{ratio:g} x {limit_text(limits)}; the rest is for memory the Go runtime does not "
-                  "manage (automemlimit's 10%)")
+                  "manage (automemlimit's 10%)", "limit")
+    _maxprocs(p, target, limits)
 
-    quota = limits.cpu_quota
-    bound_by_quota = quota.value is not None and limits.cpu_source == quota.source
-    if not bound_by_quota:
-        p.note("no GOMAXPROCS: no CPU quota binds (cpusets and affinity every Go version sees)")
-        return p
-    if left_alone(p, settings, "GOMAXPROCS", user_set(env, "GOMAXPROCS")):
-        return p
-    if "containermaxprocs=0" in env.get("GODEBUG", ""):
-        p.note("left GOMAXPROCS alone: the user turned Go's quota reading off in GODEBUG")
-        return p
+
+def _maxprocs(p: Plan, target: Target, limits: Limits) -> None:
+    if not limits.cpu.quota_binds:
+        p.none("GOMAXPROCS", "no CPU quota binds (cpusets and affinity every Go version sees)")
+        return
+    if not p.mine("GOMAXPROCS", p.user_set("GOMAXPROCS")):
+        return
+    if "containermaxprocs=0" in p.env.get("GODEBUG", ""):
+        p.decide("GOMAXPROCS", "left", None, "the user turned Go's quota reading off in GODEBUG", "user")
+        return
     follows, why = follows_quota(target, limits)
-    if follows and settings.get("go") != "always":
-        p.note(f"no GOMAXPROCS: {why} (setting it would stop Go 1.25's updates)")
-        return p
+    if follows and p.settings.go != "always":
+        p.none("GOMAXPROCS", f"{why} (setting it would stop Go 1.25's updates)")
+        return
     reason = "CGROUPSIZE_GO=always" if follows else why
-    p.set_env("GOMAXPROCS", str(limits.cpu_count), f"{cpu_text(limits)}; {reason}")
-    return p
-
+    p.set_env("GOMAXPROCS", str(limits.cpu_count), f"{cpu_text(limits)}; {reason}", "limit")

@@ -67,9 +67,25 @@ follows belongs to the application), ``@argfiles``, ``-XX:VMOptionsFile``,
 ``JDK_JAVA_OPTIONS``, ``JAVA_TOOL_OPTIONS``, ``_JAVA_OPTIONS`` and, for
 scripts, ``JAVA_OPTS``; token by token, never by substring.
 """
-from cgroupsize.planner import Plan
-from cgroupsize.runtimes.common import (KiB, MiB, cpu_text, fmt_size, limit_text, parse_jvm_size,
-                                        left_alone, split_argfile, split_options)
+from __future__ import annotations
+
+from cgroupsize.identify import Target, read_text
+from cgroupsize.model import Limits, Plan
+from cgroupsize.runtimes.common import cpu_text, limit_text, split_argfile, split_options
+from cgroupsize.units import GiB, KiB, MiB, fmt_size
+
+_JVM_FACTOR = {"k": KiB, "m": MiB, "g": GiB, "t": 1 << 40}
+
+
+def parse_jvm_size(text: str, unit: int = 1) -> int | None:
+    """HotSpot size syntax: ``512m``, ``1G``, ``1048576`` (times ``unit`` when bare); None if odd."""
+    t = text.strip()
+    suffix = t[-1:].lower()
+    digits = t[:-1] if suffix in _JVM_FACTOR else t
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(digits) * (_JVM_FACTOR[suffix] if suffix in _JVM_FACTOR else unit)
+
 
 # -- the budget's constants (one place; the OOM benchmark tunes them) -------------
 METASPACE_BASE = 32 * MiB
@@ -285,10 +301,10 @@ def budget(limit: int, cpus: int, found: UserSettings, settings) -> Budget:
     b.direct = direct if direct is not None and "direct" in b.user else \
         _clamp(int(limit * DIRECT_SHARE), DIRECT_MIN, DIRECT_MAX)
     b.stack = found.value("stack") or STACK_DEFAULT
-    threads = settings.get("jvm_threads")
+    threads = settings.jvm_threads
     b.threads = threads if threads else _clamp(limit // THREAD_PER, THREADS_MIN, THREADS_MAX)
     b.gc = predicted_gc(found, limit, cpus)
-    b.headroom = int(limit * settings.get("jvm_headroom", 0.05))
+    b.headroom = int(limit * settings.jvm_headroom)
     b.shrunk = 1.0
     b.usual = {}
     b.target = max(int(HEAP_MIN_SHARE * limit), hotspot_heap(limit))
@@ -349,87 +365,78 @@ def _m(n: int, align: int = 1) -> str:
 # -- the plan ----------------------------------------------------------------------
 
 
-def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
-    p = Plan("jvm", argv, env)
-    found = user_settings(target, argv, env, read_file)
-    flags = []
+def plan(p: Plan, target: Target, limits: Limits) -> None:
+    found = user_settings(target, p.argv, p.env, read_text)
     if found.unread:
-        p.note("an @argfile was not read (missing, too large or not a regular file, such as a pipe java "
+        p.info("an @argfile was not read (missing, too large or not a regular file, such as a pipe java "
                "must still find full): settings in it come after ours and win")
-
-    def mine(key, kind, label):
-        """Whether we may set ``key``; notes why not."""
-        return not left_alone(p, settings, key, found.where(kind), label)
-
-    # CPU: explicit, whatever the JDK would detect (JDK-8281181: shares taken for CPUs before 17.0.5).
     version = target.java_version
-    if mine("ActiveProcessorCount", "cpus", "-XX:ActiveProcessorCount"):
+    if p.mine("ActiveProcessorCount", found.where("cpus"), "-XX:ActiveProcessorCount"):
         if version is not None and (version[0] < 8 or (version[0] == 8 and version[1] < 191)):
-            p.note(f"no -XX:ActiveProcessorCount: JDK {version[0]}u{version[1]} predates it (8u191)")
+            p.none("ActiveProcessorCount", f"JDK {version[0]}u{version[1]} predates it (8u191)",
+                   "-XX:ActiveProcessorCount")
         else:
-            flags.append(f"-XX:ActiveProcessorCount={limits.cpu_count}")
-            p.note(f"-XX:ActiveProcessorCount={limits.cpu_count}: {cpu_text(limits)}")
-
-    limit = limits.memory_limit
-    if limit is None:
-        p.note(f"no memory flags: memory limit {limits.memory_state}")
+            p.flag("ActiveProcessorCount", f"-XX:ActiveProcessorCount={limits.cpu_count}", cpu_text(limits),
+                   "limit")
+    if limits.memory_limit is None:
+        p.none("Xmx", f"memory limit {limits.memory.state}", "memory flags")
     else:
-        _memory(p, flags, found, limits, settings, mine)
-
-    if flags:
-        why = "before the user's flags, so theirs win"
-        if target.how == "direct":
-            p.insert_flags(flags, why)
-        else:
-            p.prepend_env("JAVA_TOOL_OPTIONS", flags, f"{target.name} starts the JVM itself; {why}")
-            value = p.env["JAVA_TOOL_OPTIONS"]
-            if len(value.encode()) > TOOL_OPTIONS_MAX and (version is None or version[0] <= 8):
-                p.warn(f"JAVA_TOOL_OPTIONS is {len(value.encode())} bytes: JDK 8 ignores it above "
-                       f"{TOOL_OPTIONS_MAX + 1} bytes")
-    return p
+        _memory(p, found, limits)
+    p.place_flags(target.how == "direct", "JAVA_TOOL_OPTIONS", f"{target.name} starts the JVM itself")
+    value = p.env.get("JAVA_TOOL_OPTIONS", "")
+    if "JAVA_TOOL_OPTIONS" in p.added and len(value.encode()) > TOOL_OPTIONS_MAX and (
+            version is None or version[0] <= 8):
+        p.warn(f"JAVA_TOOL_OPTIONS is {len(value.encode())} bytes: JDK 8 ignores it above "
+               f"{TOOL_OPTIONS_MAX + 1} bytes")
 
 
-def _memory(p, flags, found, limits, settings, mine):
+def _memory(p: Plan, found: UserSettings, limits: Limits) -> None:
     limit = limits.memory_limit
+    assert limit is not None
+    settings = p.settings
     b = budget(limit, limits.cpu_count, found, settings)
     gc, gc_from = b.gc
-    if gc_from == "auto" and gc == "Serial" and mine("UseSerialGC", "gc", "the garbage collector"):
-        flags.append("-XX:+UseSerialGC")
-        p.note(f"-XX:+UseSerialGC: the JVM's own choice for {limits.cpu_count} CPU(s) and "
-               f"{fmt_size(limit)} (G1 needs 2 CPUs and 1792Mi), made explicit so that a JVM misreading "
-               "the limit does not pick G1 and its ~40Mi of GC structures")
+    if gc_from == "auto" and gc == "Serial" and p.mine("UseSerialGC", found.where("gc"), "the garbage collector"):
+        p.flag("UseSerialGC", "-XX:+UseSerialGC",
+               f"the JVM's own choice for {limits.cpu_count} CPU(s) and {fmt_size(limit)} (G1 needs 2 CPUs and "
+               "1792Mi), made explicit so that a JVM misreading the limit does not pick G1 and its ~40Mi of GC "
+               "structures", "default")
     elif gc_from == "user":
-        p.note(f"left the garbage collector alone: chosen by the user in {found.where('gc')}")
+        p.decide("UseSerialGC", "left", None, f"chosen by the user in {found.where('gc')}", "user",
+                 "the garbage collector")
+    _heap(p, found, limits, b)
+    _regions(p, found, b)
 
+
+def _heap(p: Plan, found: UserSettings, limits: Limits, b: Budget) -> None:
+    limit = b.limit
     regions = (f"metaspace {fmt_size(b.metaspace)}, code cache {fmt_size(b.code)}, "
                f"{b.threads} threads x {fmt_size(b.stack)} stack, direct {fmt_size(b.direct)}, "
-               f"JVM internals {fmt_size(b.internals)}, {gc} GC {fmt_size(b.gc_cost)}, "
-               f"headroom {round(settings.get('jvm_headroom', 0.05) * 100, 1):g}%")
+               f"JVM internals {fmt_size(b.internals)}, {b.gc[0]} GC {fmt_size(b.gc_cost)}, "
+               f"headroom {round(p.settings.jvm_headroom * 100, 1):g}%")
     if b.sane:
         heap_note = f"heap = {limit_text(limits)} - {fmt_size(b.non_heap())} non-heap ({regions})"
     else:
         heap_note = (f"what HotSpot would take itself for the {limit_text(limits)}; the non-heap budget "
                      f"alone is {fmt_size(b.non_heap())} ({regions})")
     heap_where = found.where("heap")
-    if left_alone(p, settings, "Xmx", heap_where, "the heap"):
+    if not p.mine("Xmx", heap_where, "the heap"):
         user_heap = found.value("heap")
         if user_heap and user_heap + b.non_heap() > limit:
             p.warn(f"the heap set by the user in {heap_where} leaves less than the "
                    f"{fmt_size(b.non_heap())} non-heap budget within the {fmt_size(limit)} limit: "
                    "the kernel may kill the JVM before it throws OutOfMemoryError")
     elif (found.value("xms") or 0) > b.heap:
-        p.note(f"left the heap alone: the initial heap set by the user in {found.where('xms')} is above "
-               f"the {fmt_size(b.heap)} the budget allows")
+        p.decide("Xmx", "left", None, f"the initial heap set by the user in {found.where('xms')} is above "
+                 f"the {fmt_size(b.heap)} the budget allows", "user", "the heap")
         p.warn(f"the initial heap set by the user in {found.where('xms')} is above the "
                f"{fmt_size(b.heap)} heap the {fmt_size(limit)} limit allows after non-heap memory")
     else:
         heap = _m(b.heap, HEAP_ALIGN_MIB)
-        flags.append(f"-Xmx{heap}")
-        p.note(f"-Xmx{heap}: {heap_note}")
-
+        p.flag("Xmx", f"-Xmx{heap}", heap_note, "limit")
     if b.shrunk < 1.0:
         usual = ", ".join(f"{k} {fmt_size(v)}" for k, v in b.usual.items())
-        p.note(f"non-heap regions scaled down for a small container so the heap gets "
+        p.info(f"non-heap regions scaled down for a small container so the heap gets "
                f"{fmt_size(b.target)} (40% of the limit, and never less than HotSpot's own choice), "
                f"instead of failing as the CF/Paketo calculators do (Paketo RFC 0007); usually {usual}")
     if not b.sane:
@@ -438,11 +445,12 @@ def _memory(p, flags, found, limits, settings, mine):
                f"{fmt_size(b.direct)} the {fmt_size(b.heap)} heap HotSpot would take itself does not fit "
                "beside the JVM's own memory", problem=True)
 
+
+def _regions(p: Plan, found: UserSettings, b: Budget) -> None:
     # Metaspace and direct memory share one pool: their two budgets and the
     # headroom. Each may grow into the others' share, so an application that
-    # needs more of one than budgeted still runs (benchmarks/README.rst: capped
-    # at its own budget, 5 of 6 such workloads failed that ran without us),
-    # while neither can grow past the limit unbounded.
+    # needs more of one than budgeted still runs, while neither can grow past
+    # the limit unbounded.
     pool = b.metaspace + b.direct + b.headroom
     shared = f"(its {{}} budget, or up to the {fmt_size(pool)} metaspace + direct + headroom pool)"
     for key, kind, value, label, why in (
@@ -454,9 +462,7 @@ def _memory(p, flags, found, limits, settings, mine):
             ("MaxDirectMemorySize", "direct", pool if "metaspace" not in b.user else b.direct, "direct memory",
              "bounded " + shared.format(fmt_size(b.direct)) +
              " (unset, NIO may allocate as much as the heap again)")):
-        if mine(key, kind, f"-XX:{key}"):
-            flags.append(f"-XX:{key}={_m(value)}")
-            p.note(f"-XX:{key}={_m(value)}: {label} {why}")
+        if p.mine(key, found.where(kind), f"-XX:{key}"):
+            p.flag(key, f"-XX:{key}={_m(value)}", f"{label} {why}", "limit")
     if "stack" in b.user:
-        p.note(f"thread stacks budgeted at the -Xss set by the user in {found.where('stack')}")
-
+        p.info(f"thread stacks budgeted at the -Xss set by the user in {found.where('stack')}")

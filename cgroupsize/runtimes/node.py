@@ -38,9 +38,12 @@ line before the script: ``--max-old-space-size`` (or ``_``),
 ``--max-old-space-size-percentage`` and ``--max-heap-size`` leave the heap
 alone, ``--max-semi-space-size`` the young generation.
 """
-from cgroupsize.planner import Plan
-from cgroupsize.runtimes.common import (MiB, cpu_text, fmt_size, left_alone, limit_text, split_options,
-                                        user_set)
+from __future__ import annotations
+
+from cgroupsize.identify import Target
+from cgroupsize.model import Limits, Plan
+from cgroupsize.runtimes.common import cpu_text, limit_text, split_options
+from cgroupsize.units import MiB, fmt_size
 
 THREADPOOL_DEFAULT = 4  # libuv's UV_THREADPOOL_SIZE default
 THREADPOOL_MAX = 128  # libuv accepts up to 1024; more than this many CPUs is rare and the pool's stacks add up
@@ -64,7 +67,7 @@ def _name(token: str) -> str:
     return token.lstrip("-").split("=", 1)[0].replace("_", "-")
 
 
-def node_options(tokens, launcher=False):
+def node_options(tokens: list[str], launcher: bool = False) -> list[str]:
     """The options among ``tokens``; with ``launcher``, only those before the script."""
     options = []
     i = 0
@@ -80,9 +83,10 @@ def node_options(tokens, launcher=False):
     return options
 
 
-def user_setting(target, argv, env, names):
+def user_setting(target: Target, argv: list[str], env: dict[str, str], names: tuple[str, ...]) -> str | None:
     """Where the user set one of ``names`` (V8 flag names), or None."""
-    sources = [("NODE_OPTIONS", split_options(env.get("NODE_OPTIONS", "")), False)]
+    sources: list[tuple[str, list[str], bool]] = [
+        ("NODE_OPTIONS", split_options(env.get("NODE_OPTIONS", "")), False)]
     if target.interp_args:
         sources.append(("the #! line", target.interp_args, False))
     if target.how == "direct":
@@ -98,7 +102,7 @@ def semi_space_mib(budget: int) -> int:
     return max(1, min(SEMI_MAX_MIB, budget // SEMI_PER))
 
 
-def old_space(budget: int, ratio: float):
+def old_space(budget: int, ratio: float) -> tuple[int, int, bool]:
     """``(old space bytes, semi-space MiB, sane?)`` for a per-process budget in bytes."""
     semi = semi_space_mib(budget)
     old = min(int(ratio * budget), budget - 3 * semi * MiB - NODE_ITSELF)
@@ -107,52 +111,41 @@ def old_space(budget: int, ratio: float):
     return max(FLOOR, budget // 4), 1, False
 
 
-def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
-    p = Plan("node", argv, env)
-    _threadpool(p, env, limits, settings)
+def plan(p: Plan, target: Target, limits: Limits) -> None:
+    _threadpool(p, limits)
     limit = limits.memory_limit
     if limit is None:
-        p.note(f"no --max-old-space-size: memory limit {limits.memory_state} (V8 sizes its heap itself)")
-        return p
-    ratio = settings.get("node_heap_ratio") or 0.8
+        p.none("max-old-space-size", f"memory limit {limits.memory.state} (V8 sizes its heap itself)",
+               "--max-old-space-size")
+        return
+    ratio = p.settings.node_heap_ratio or 0.8
     old, semi, sane = old_space(limit, ratio)
-    flags = []
-
-    heap_where = user_setting(target, argv, env, HEAP_FLAGS)
-    if not left_alone(p, settings, "max-old-space-size", heap_where, "the heap"):
+    heap_where = user_setting(target, p.argv, p.env, HEAP_FLAGS)
+    if p.mine("max-old-space-size", heap_where, "the heap"):
         mib = max(1, old // MiB)
-        flags.append(f"--max-old-space-size={mib}")
         if sane:
-            p.note(f"--max-old-space-size={mib}: old space = min({ratio:g} x {limit_text(limits)}, "
+            why = (f"old space = min({ratio:g} x {limit_text(limits)}, "
                    f"limit - {3 * semi}Mi young generation - {fmt_size(NODE_ITSELF)} for Node itself)")
         else:
-            p.note(f"--max-old-space-size={mib}: old space = max({fmt_size(FLOOR)}, a quarter of the "
-                   f"{limit_text(limits)}): too small for the usual reserve")
+            why = (f"old space = max({fmt_size(FLOOR)}, a quarter of the {limit_text(limits)}): "
+                   "too small for the usual reserve")
             p.warn(f"memory limit {fmt_size(limit)} is too small for a sane Node plan: old space "
                    f"{fmt_size(old)}", problem=True)
-
-    if semi < SEMI_MAX_MIB:
-        if not left_alone(p, settings, "max-semi-space-size", user_setting(target, argv, env, SEMI_FLAGS),
-                          "--max-semi-space-size"):
-            flags.append(f"--max-semi-space-size={semi}")
-            p.note(f"--max-semi-space-size={semi}: young generation {3 * semi}Mi (one MiB of semi-space "
-                   f"per {fmt_size(SEMI_PER)} of limit); V8 would take up to 48Mi if it misread the limit")
-
-    if not flags:
-        return p
-    why = "before the user's options, so theirs win"
-    if target.how == "direct":
-        p.insert_flags(flags, why)
-    else:
-        p.prepend_env("NODE_OPTIONS", flags, f"{target.name} starts node itself; {why}")
-    return p
+        p.flag("max-old-space-size", f"--max-old-space-size={mib}", why, "limit")
+    if semi < SEMI_MAX_MIB and p.mine("max-semi-space-size", user_setting(target, p.argv, p.env, SEMI_FLAGS),
+                                      "--max-semi-space-size"):
+        p.flag("max-semi-space-size", f"--max-semi-space-size={semi}",
+               f"young generation {3 * semi}Mi (one MiB of semi-space per {fmt_size(SEMI_PER)} of limit); "
+               "V8 would take up to 48Mi if it misread the limit", "limit")
+    p.place_flags(target.how == "direct", "NODE_OPTIONS", f"{target.name} starts node itself")
 
 
-def _threadpool(p, env, limits, settings) -> None:
+def _threadpool(p: Plan, limits: Limits) -> None:
     count = min(limits.cpu_count, THREADPOOL_MAX)
     if count <= THREADPOOL_DEFAULT:
-        p.note(f"no UV_THREADPOOL_SIZE: {limits.cpu_count} CPU(s), libuv's default of "
+        p.none("UV_THREADPOOL_SIZE", f"{limits.cpu_count} CPU(s), libuv's default of "
                f"{THREADPOOL_DEFAULT} threads stands")
-    elif not left_alone(p, settings, "UV_THREADPOOL_SIZE", user_set(env, "UV_THREADPOOL_SIZE")):
-        p.set_env("UV_THREADPOOL_SIZE", str(count),
-                  f"one libuv pool thread per usable CPU ({cpu_text(limits)}) instead of the fixed 4")
+    else:
+        p.set_unless_user("UV_THREADPOOL_SIZE", str(count),
+                          f"one libuv pool thread per usable CPU ({cpu_text(limits)}) instead of the fixed 4",
+                          "limit")

@@ -17,16 +17,17 @@ only if the user has not set it:
   ``auto`` truncates a fractional quota (1.5 -> 1, 0.5 -> 0) and reads only
   the root cgroup.
 """
-from cgroupsize.planner import Plan
-from cgroupsize.runtimes.common import MiB
-from cgroupsize.runtimes.python import arenas_plan, workers_plan
+from __future__ import annotations
+
+from cgroupsize.identify import Target
+from cgroupsize.model import Limits, Plan
+from cgroupsize.runtimes.processes import arenas_plan, workers_plan
+from cgroupsize.units import MiB
 
 WORKER_MEMORY = 384 * MiB
 CPU_TERM = (1, 0)  # workers = CPUs
 
 
-def plan(target, argv, env, limits, settings, read_file=None) -> Plan:
-    p = Plan("ruby", argv, env)
-    arenas_plan(p, limits, settings)
-    workers_plan(p, target, argv, limits, settings, WORKER_MEMORY, CPU_TERM)
-    return p
+def plan(p: Plan, target: Target, limits: Limits) -> None:
+    arenas_plan(p, limits)
+    workers_plan(p, target, limits, WORKER_MEMORY, CPU_TERM)

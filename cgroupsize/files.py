@@ -12,7 +12,11 @@ import os
 import posixpath
 import stat
 
-from cgroupsize.limits import MALFORMED, UNREADABLE
+from cgroupsize.model import MALFORMED, UNREADABLE, Notice
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 # cgroup and /proc files are small; mountinfo on a busy host is a few MiB.
 # Anything past this is not a real file of the kind we read.
@@ -36,7 +40,7 @@ class Files:
 
     __slots__ = ("root", "notices", "is_host")
 
-    def __init__(self, root: str = "/", notices=None):
+    def __init__(self, root: str = "/", notices: list[Notice] | None = None) -> None:
         self.root = os.path.abspath(root or "/")
         self.is_host = self.root == "/"
         self.notices = notices if notices is not None else []
@@ -59,7 +63,7 @@ class Files:
         ``UNREADABLE`` notice. Never blocks, never raises.
         """
         try:
-            fd = os.open(self.path(inside), _OPEN_FLAGS)
+            data = read_regular(self.path(inside), MAX_READ)
         except OSError as exc:
             if exc.errno not in _ABSENT:
                 self.notice(UNREADABLE, f"cannot read {inside}: {exc.strerror or exc}")
@@ -67,24 +71,10 @@ class Files:
         except ValueError as exc:  # a NUL byte (or unencodable text) in a path taken from mountinfo
             self.notice(MALFORMED, f"cannot open {_show(inside)}: {exc}")
             return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                self.notice(UNREADABLE, f"cannot read {inside}: not a regular file")
-                return None
-            chunks = []
-            size = 0
-            while size < MAX_READ:
-                chunk = os.read(fd, min(_CHUNK, MAX_READ - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        except OSError as exc:  # EIO and friends on read(2): the file went bad under us
-            self.notice(UNREADABLE, f"cannot read {inside}: {exc.strerror or exc}")
+        if data is None:
+            self.notice(UNREADABLE, f"cannot read {inside}: not a regular file")
             return None
-        finally:
-            os.close(fd)
-        return b"".join(chunks).decode("utf-8", "surrogateescape")
+        return data.decode("utf-8", "surrogateescape")
 
     def is_dir(self, inside: str) -> bool:
         """Whether ``inside`` is a directory; an error other than "absent" adds a notice."""
@@ -103,13 +93,74 @@ class Files:
         text = self.read(inside)
         return None if text is None else text.split("\n", 1)[0].strip()
 
-    def notice(self, code: str, message: str) -> None:
-        from cgroupsize.limits import Notice
+    def scoped(self) -> Files:
+        """The same root with a notice list of its own: the caller decides what to keep."""
+        return Files(self.root, [])
 
-        self.notices.append(Notice(code, message))
+    def notice(self, code: str, message: str, controller: str | None = None) -> None:
+        self.notices.append(Notice(code, message, controller))
 
     def malformed(self, inside: str, text: str, expects: str) -> None:
         self.notice(MALFORMED, f"ignored {inside}: {_show(text)} is not {expects}")
+
+
+def regular_fd(path: str) -> int | None:
+    """A read-only descriptor of ``path`` if it is a regular file, else None; OSError as open(2) gives it.
+
+    Opened with O_NONBLOCK, then checked with fstat: a FIFO must neither
+    block us (no writer yet) nor be read (its data is the program's: ``java
+    @<(echo ...)`` gives java a pipe it must still find full); a directory or
+    device is not a file of the kind we read either.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
+def open_regular(path: str) -> BinaryIO | None:
+    """:func:`regular_fd` as a binary file object (for seeking through a binary's headers)."""
+    fd = regular_fd(path)
+    return None if fd is None else os.fdopen(fd, "rb")
+
+
+def read_regular(path: str, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of a regular file (None: not a regular file); OSError passes."""
+    fd = regular_fd(path)
+    if fd is None:
+        return None
+    chunks = []
+    size = 0
+    try:
+        while size < limit:
+            chunk = os.read(fd, min(_CHUNK, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+ARGFILE_MAX = 1 << 20  # a java @argfile larger than this is not read (fail open)
+
+
+def read_text(path: str, limit: int = ARGFILE_MAX) -> str | None:
+    """A small regular text file (a java ``@argfile``), or None if missing, unreadable,
+    too large or not a regular file (a pipe is left unread for the program)."""
+    try:
+        data = read_regular(path, limit + 1)
+    except (OSError, ValueError):
+        return None
+    if data is None or len(data) > limit:
+        return None
+    return data.decode("utf-8", "replace")
 
 
 def _show(text: str, limit: int = 40) -> str:

@@ -1,0 +1,78 @@
+"""Small readers the v1 and v2 modules share: the walk for the tightest limit, keyed files.
+
+Each returns what it found as data (values with their file and level, and
+whether some level could not be read or parsed), so that "no limit" and
+"could not tell" stay apart without anyone counting notices.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from cgroupsize.files import Files, parse_uint
+from cgroupsize.model import CGROUP_FILE, Record, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+    from cgroupsize.cgroups.locate import Location
+
+    Parse = Callable[[Files, str, str], Optional[int]]
+
+
+class Walk(Record):
+    """The tightest value of one file over the walk from our cgroup to the mount point.
+
+    ``seen`` counts the levels whose file is there (readable or not);
+    ``doubt`` is True when some level's file could not be read or parsed:
+    that level may hold the limit, so its absence elsewhere is "could not
+    tell", not "no limit".
+    """
+
+    __slots__ = ("best", "seen", "doubt")
+    DEFAULTS = {"best": Value, "seen": 0, "doubt": False}
+    best: Value
+    seen: int
+    doubt: bool
+
+
+def tightest(files: Files, loc: Location, name: str, parse: Parse) -> Walk:
+    """Smallest finite value of file ``name`` over ``loc.chain()``; its file and level are the source."""
+    walk = Walk()
+    for d in loc.chain():
+        inside = posixpath.join(d, name)
+        level = files.scoped()
+        text = level.read_line(inside)
+        value = parse(level, inside, text) if text is not None else None
+        if text is not None or level.notices:
+            walk.seen += 1
+        walk.doubt = walk.doubt or bool(level.notices)
+        files.notices.extend(level.notices)
+        if value is not None and (walk.best.value is None or value < walk.best.value):
+            walk.best = Value(value, inside, text, d, CGROUP_FILE)
+    return walk
+
+
+def int_file(files: Files, d: str, name: str) -> Value:
+    """A whole number from a one-line file in directory ``d`` (Value() when absent or odd)."""
+    inside = posixpath.join(d, name)
+    text = files.read_line(inside)
+    n = parse_uint(text)
+    return Value() if n is None else Value(n, inside, text, d, CGROUP_FILE)
+
+
+def flat_keyed(text: str | None) -> dict[str, str]:
+    """``key value`` lines (memory.stat, cpu.stat, memory.events) as a dict of strings."""
+    fields = {}
+    for line in (text or "").split("\n"):
+        parts = line.split()
+        if len(parts) == 2:
+            fields[parts[0]] = parts[1]
+    return fields
+
+
+def keyed_value(files: Files, inside: str, key: str) -> Value:
+    """The number for ``key`` in a flat-keyed file (Value() when absent or odd)."""
+    value = flat_keyed(files.read(inside)).get(key)
+    n = parse_uint(value)
+    return Value() if n is None else Value(n, inside, value, posixpath.dirname(inside), CGROUP_FILE)
