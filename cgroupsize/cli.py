@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except Exception as exc:  # a bug of ours: never a traceback, never a blocked start
         launch.error(f"internal error: {type(exc).__name__}: {exc}")
-        code = launch.exec_command(command, dict(os.environ)) if command else launch.PROBLEM
+        code = launch.exec_command(command) if command else launch.PROBLEM
     sys.exit(code)
 
 
@@ -76,14 +76,14 @@ def run(command: list[str], env: dict[str, str], options: dict[str, Any] | None 
             launch.error(f"internal error: {type(exc).__name__}: {exc}")
             return launch.PROBLEM
         launch.error(f"warning: cannot plan ({type(exc).__name__}: {exc}); starting the command unchanged")
-        return launch.exec_command(command, env)
+        return launch.exec_command(command)
     if dry_run:
         from cgroupsize import report
 
         _out(report.to_json(plan.to_dict(limits)) if as_json else report.plan_text(plan, limits))
         return 0
     _say(plan, limits)
-    return launch.exec_command(plan.argv, plan.env)
+    return launch.exec_command(plan.argv, plan.added)
 
 
 def _given(options: dict[str, Any] | None) -> dict[str, Any]:
