@@ -1,4 +1,4 @@
-"""Fixture roots for the scale check of issue 5: a big host must not make detection slow.
+"""Fixture roots for the scale check: a big host must not make detection slow.
 
 ``write(root, variant, size)`` lays out a ``--root`` tree (``proc/self/mountinfo``,
 ``proc/self/cgroup``, ``proc/self/status``, ``proc/meminfo``,

@@ -2,7 +2,7 @@
 
 Paths are written as they are seen inside the root (``/proc/self/cgroup``)
 and joined onto it here, so a fixture directory fully determines the answer
-(DESIGN.md, "The root seam"). Reading never raises: a missing file is
+(docs/architecture.rst, "The root seam"). Reading never raises: a missing file is
 ``None``; an unreadable one is ``None`` plus an ``UNREADABLE`` notice.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ MAX_READ = 32 << 20
 # missing or is not a directory (a fixture or a kernel without the controller).
 _ABSENT = (errno.ENOENT, errno.ENOTDIR)
 
-# Issue 6: O_NONBLOCK so that opening a FIFO placed where a file should be
+# O_NONBLOCK so that opening a FIFO placed where a file should be
 # (a fixture, a hostile bind mount) cannot hang the entrypoint waiting for a
 # writer; the fstat that follows then refuses anything that is not a regular
 # file (FIFO, device, directory). Every file we read in /proc, /sys and the
@@ -50,7 +50,7 @@ class Files:
 
         ``..`` is resolved lexically first, as if ``inside`` started at ``/``:
         a mount point such as ``/../../sys/fs/cgroup`` in a fixture's mountinfo
-        must not climb out of the root and read the real machine (issue 6).
+        must not climb out of the root and read the real machine.
         """
         inside = posixpath.normpath("/" + inside.lstrip("/"))
         return inside if self.is_host else self.root + inside

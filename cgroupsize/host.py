@@ -23,7 +23,7 @@ def memory(files: Files) -> Value:
         for line in text.split("\n"):
             if line.startswith("MemTotal:"):
                 fields = line.split()
-                kib = parse_uint(fields[1]) if len(fields) >= 2 else None  # not isdigit(): "²" (issue 6)
+                kib = parse_uint(fields[1]) if len(fields) >= 2 else None  # not isdigit(): "²"
                 if kib:
                     unit = 1024 if len(fields) < 3 or fields[2].lower() == "kb" else 1
                     return Value(kib * unit, MEMINFO, line.strip())

@@ -18,8 +18,8 @@ In order, the first that answers wins:
 
 Reads are bounded: 512 bytes for the first line, the ELF section headers and
 at most 1 MiB of ``.go.buildinfo`` (never a whole binary). Anything unreadable
-or odd means "runtime unknown" plus a note, never an exception (DESIGN.md
-principle 1: fail open). Only ``os`` is imported (not even ``re``, ~7 ms):
+or odd means "runtime unknown" plus a note, never an exception (fail
+open). Only ``os`` is imported (not even ``re``, ~7 ms):
 this runs on every container start.
 """
 from __future__ import annotations

@@ -3,11 +3,11 @@
 Both doors read it: the fast entrypoint path (``cgroupsize CMD…``, settings
 from ``CGROUPSIZE_*`` variables only) and the click command line (options,
 each also readable from its variable). Names, variables, parsers and defaults
-are declared once here so the two cannot drift (DESIGN.md principle 5).
+are declared once here so the two cannot drift.
 
 Parsers raise :class:`SettingError`; the CLI turns it into one line naming the
-setting and what it expects, exit 2 (DESIGN.md principle 1: user mistakes are
-errors, detection problems are not).
+setting and what it expects, exit 2 (user mistakes are errors; detection
+problems are notices, never errors).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 _BINARY = {"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40, "pi": 1 << 50, "ei": 1 << 60}
 _DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15, "e": 10**18}
 _SIZE_PATTERN = r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kKmMgGtTpPeE]i?)?[bB]?\s*$"  # compiled on first use:
-# `re` costs ~7 ms at start-up and the entrypoint path parses a size only when one is set (issue 5)
+# `re` costs ~7 ms at start-up and the entrypoint path parses a size only when one is set
 
 
 def parse_bool(text: str) -> bool:
@@ -228,12 +228,22 @@ SETTINGS = (
             "(e.g. ActiveProcessorCount,MALLOC_ARENA_MAX): the off switch for any single knob.",
             option="--skip"),
     # -- per runtime: an off switch first, then the few figures worth tuning -----
-    Setting("jvm", "bool", True, "Size the JVM: -Xmx from a non-heap budget, bounded metaspace, code "
-            "cache and direct memory, -XX:ActiveProcessorCount, SerialGC where the JVM would choose it."),
-    Setting("jvm_threads", "int", None, "Threads the JVM stack budget allows for (default: the limit "
-            "/ 16Mi, from 16 to 250; Tomcat's 200 workers want 250)."),
+    Setting("jvm", "bool", True, "Size the JVM: a budget of heap, metaspace, code cache, direct memory, "
+            "thread stacks and the JVM's own memory that adds up to the limit; -XX:ActiveProcessorCount, "
+            "SerialGC where the JVM would choose it, -XX:+ExitOnOutOfMemoryError."),
+    Setting("jvm_threads", "int", None, "Threads the JVM budget costs stacks for (default 200, Tomcat's "
+            "workers, plus the JVM's own), each at the stack it really touches (256Ki, at most -Xss)."),
     Setting("jvm_headroom", "fraction", 0.05, "Share of the memory limit the JVM plan leaves unused "
             "for native memory nobody bounds (default 0.05, i.e. 5%)."),
+    Setting("jvm_classes", "int", None, "Classes the application loads, for the JVM's metaspace budget "
+            "(default: counted in the jars and directories the java command line names; 15000 when "
+            "nothing can be counted; the JDK's own are always added)."),
+    Setting("jvm_exit_on_oom", "bool", True, "Add -XX:+ExitOnOutOfMemoryError: a JVM out of memory exits "
+            "with the error and its stack trace instead of limping on (0 leaves the JVM's default)."),
+    Setting("heap_dump_dir", "text", None, "Directory for a JVM heap dump on OutOfMemoryError, one file "
+            "per process and start time (created if missing; a dump is as large as the heap)."),
+    Setting("jvm_diagnostics", "bool", False, "Print the JVM's native memory summary and a GC log to "
+            "stderr at exit (Native Memory Tracking costs a little memory per allocation)."),
     Setting("node", "bool", True, "Size Node.js: --max-old-space-size and --max-semi-space-size so "
             "the heap and Node's other memory fit the limit."),
     Setting("node_heap_ratio", "ratio", 0.8, "Share of the memory limit for Node's old space "

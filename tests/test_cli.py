@@ -57,7 +57,7 @@ def test_fast_path_execs_the_command(execs, argv):
 
 
 def test_fast_path_imports_nothing_heavy():
-    """Issue 5: the entrypoint path imports neither click nor psutil (nor json, subprocess...)."""
+    """The entrypoint path imports neither click nor psutil (nor json, subprocess...)."""
     probe = textwrap.dedent("""
         import sys
         from cgroupsize import cli, launch

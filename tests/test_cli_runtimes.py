@@ -1,4 +1,4 @@
-"""Issue 3 end to end through the command line: under a fixture root with a 512 MiB limit,
+"""Identify, plan and exec end to end through the command line: under a fixture root with a 512 MiB limit,
 the real runtimes report what ``--dry-run --json`` planned."""
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ SCENARIOS = [
     # Same cgroups behind the usual engine mount, which shows only the container's
     # own cgroup. Memory: v1 memory.stat hierarchical_memory_limit still tells.
     # CPU: the parent's 0.5 CPU quota is not visible from inside at all
-    # (detection.md L14 d), so the container's own "no quota" is the answer.
+    # so the container's own "no quota" is the answer.
     ("nested-parent-hidden", dict(memory=1 * GiB), dict(memory=300 * MiB, cpu_quota=50_000),
      300 * MiB, None),
     ("cgroupns", dict(memory=384 * MiB, cpu_quota=50_000, cgroupns=True), None, 384 * MiB, 0.5),

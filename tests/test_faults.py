@@ -1,4 +1,4 @@
-"""Fault injection through the root seam (issue 6).
+"""Fault injection through the root seam.
 
 Every fault below is put under a fixture root and read with
 ``read_limits(root)`` or ``cgroupsize --root``: a file that is a directory, a
@@ -402,7 +402,7 @@ def test_file_vanishes_between_two_reads(make_root, monkeypatch, role, code):
     """First read succeeds, second gets ENOENT: both answers are sane, the second says so.
 
     One limit file missing from a directory that is still there is, by the
-    kernel's rules, "no limit at this level" (research/detection.md §5: no
+    kernel's rules, "no limit at this level" (docs/detection.rst: no
     cpu.max without CONFIG_CFS_BANDWIDTH, no memory.max in the v2 root):
     without a notice, the parent's limit is the answer. Gone at every level,
     or with its directory, it is reported (the two tests below).

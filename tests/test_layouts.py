@@ -6,8 +6,8 @@ mountinfo``, ``proc/self/cgroup``, ``proc/meminfo``, ``proc/self/status``,
 plus ``expected.json``:
 
 ``description`` / ``source``
-    what the layout is and where its lines come from (detection.md §3/§4 and
-    the upstream repository, issue or test that printed them);
+    what the layout is and where its lines come from (the
+    upstream repository, issue or test that printed them);
 ``expect``
     a subset of the ``--print --json`` object (:meth:`Limits.to_dict`): every
     key given must match exactly (floats to 1e-9), keys left out are not checked;
@@ -15,7 +15,7 @@ plus ``expected.json``:
     notice codes that must / must not be reported.
 
 The expectations were worked out by hand from the files and the algorithm of
-detection.md §5, not copied from the implementation's output.
+docs/detection.rst, not copied from the implementation's output.
 """
 import json
 import math

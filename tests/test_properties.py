@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) for every parser and for detection as a whole (issue 6).
+"""Property tests (hypothesis) for every parser and for detection as a whole.
 
 Arbitrary bytes never raise out of the library, and every answer stays in its
 domain: a limit is positive or None (and below host memory), a CPU count is at

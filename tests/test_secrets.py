@@ -1,4 +1,4 @@
-"""Secrets (issue 6): the tool never shows the user's arguments or the values of variables the user set.
+"""Secrets: the tool never shows the user's arguments or the values of variables the user set.
 
 Containers carry passwords in arguments (``--password=…``) and in variables
 (``DATABASE_URL``, ``JAVA_TOOL_OPTIONS=-Djavax.net.ssl.keyStorePassword=…``,

@@ -1,4 +1,4 @@
-"""Issue 5: the entrypoint path stays small -- behaviour only, never timing.
+"""The entrypoint path stays small -- behaviour only, never timing.
 
 - it runs inside a container limited to 32 MiB (a real v1 memory cgroup, swap
   closed off too) without hitting the limit;
@@ -227,7 +227,7 @@ def test_fast_path_imports_nothing_heavy_for_runtimes(tmp_path, argv):
 
 
 def test_fast_path_imports_neither_re_nor_enum():
-    """re (+7 ms) and enum (via signal, +5 ms) alone would break issue 5's 1.5x target."""
+    """re (+7 ms) and enum (via signal, +5 ms) alone would break the 1.3x start-up budget."""
     probe = textwrap.dedent("""
         import sys
         from cgroupsize import cli, launch

@@ -27,7 +27,7 @@ def unescape(field: str) -> str:
     """Decode the kernel's 3-digit octal escapes (``\\040`` space, ``\\011`` tab, ...).
 
     A loop, not a regex: ``re`` (and the ``enum`` it imports) would cost more
-    than the rest of the entrypoint path together (issue 5).
+    than the rest of the entrypoint path together.
     """
     if "\\" not in field:
         return field
@@ -79,7 +79,7 @@ def _cgroup_lines(text: str) -> list:
     """The lines whose filesystem type may be cgroup or cgroup2.
 
     Found with ``str.find`` rather than by splitting the whole file: a busy
-    host has 10,000 mounts and only a dozen cgroup ones (issue 5 scale
+    host has 10,000 mounts and only a dozen cgroup ones (the scale
     target). Spaces in the fields before the separator are escaped
     (``\\040``), so " - cgroup" can only start the filesystem type or sit in
     super options, which ``parse`` then rejects.

@@ -3,7 +3,7 @@
 .NET reads cgroups itself (v1 since Core 2.1, v2 since 5, ancestors since 8:
 dotnet/runtime#93611): with a memory limit its GC heap hard limit is
 ``max(20MB, 75%)`` of it, and ``Environment.ProcessorCount`` is the quota
-rounded up (research/sizing.md §6). Setting the same figures again gains
+rounded up (dotnet/runtime#93611, the GC docs). Setting the same figures again gains
 nothing and a wrong one hurts, so by default (``CGROUPSIZE_DOTNET=auto``) the
 plan sets them only where our detection sees a limit the runtime would miss:
 one on an ancestor cgroup (before .NET 8), one given by

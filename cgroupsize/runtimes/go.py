@@ -6,7 +6,7 @@ grows to twice the live data (GOGC=100) and the kernel kills it. Since Go
 changes) but only the leaf cgroup's (golang/go#81180), only when the main
 module's go line is 1.25+ (otherwise the build records
 ``DefaultGODEBUG=containermaxprocs=0``), and a set ``GOMAXPROCS`` stops the
-updates. The plan (research/sizing.md §5(e)):
+updates. The plan:
 
 * ``GOMEMLIMIT`` = ratio x limit, ratio ``CGROUPSIZE_GO_MEMLIMIT_RATIO``, else
   0.9 (automemlimit's default: "10% is the headroom for memory sources the Go
