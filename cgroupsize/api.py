@@ -73,30 +73,17 @@ def apply(limits: Limits | None = None, **settings: Any) -> dict[str, Any]:
 
     Sets in ``os.environ``, never over a value already there, what
     ``cgroupsize python ...`` would set: the numeric libraries' thread pools
-    (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ...;
-    they take effect if numpy, scipy, torch and friends are imported *after*
-    this call), ``PYTHON_CPU_COUNT``, ``LOKY_MAX_CPU_COUNT``,
-    ``MALLOC_ARENA_MAX`` and ``WEB_CONCURRENCY`` (those last ones reach the
-    processes this one starts: this interpreter and its malloc have already
-    read theirs), and the ``CONTAINER_*`` figures. Returns::
+    (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``...: they take effect for
+    numpy, scipy or torch imported *after* this call), ``PYTHON_CPU_COUNT``,
+    ``LOKY_MAX_CPU_COUNT``, and for the processes this one starts
+    ``MALLOC_ARENA_MAX``, ``WEB_CONCURRENCY`` and the ``CONTAINER_*`` figures.
+    Returns ``{"workers": N, "env": {set...}, "notes": [...], "warnings": [...]}``;
+    ``workers`` is the ``WEB_CONCURRENCY`` figure (the user's if set), at
+    least 1 -- in a ``gunicorn.conf.py``: ``workers = cgroupsize.apply()["workers"]``.
 
-        {"workers": 3,          # worker processes for a web server (>= 1)
-         "env": {...},          # the variables this call set
-         "notes": [...],        # why, one line each
-         "warnings": [...]}
-
-    ``workers`` is the ``WEB_CONCURRENCY`` figure: the user's if set, else
-    ``min(2 x CPUs + 1, memory budget / 256Mi)``, at least 1, and 1 when the
-    container has neither a memory limit nor a CPU limit (gunicorn's own
-    default). In a ``gunicorn.conf.py``::
-
-        import cgroupsize
-        workers = cgroupsize.apply()["workers"]
-
-    Keyword arguments are settings, as for :func:`plan` (``worker_memory="512Mi"``,
-    ``python=False``...). A bad setting raises SettingError; anything else
-    goes wrong, nothing is set and the reason is in ``warnings``: start-up
-    code is never stopped by this call.
+    Keyword arguments are settings, as for :func:`plan`. A bad setting raises
+    SettingError; anything else that goes wrong sets nothing and is reported in
+    ``warnings``: start-up code is never stopped by this call.
     """
     from cgroupsize.runtimes.processes import whole
     from cgroupsize.settings import SettingError
