@@ -44,11 +44,13 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -60,6 +62,9 @@ SRC = HERE / "workloads" / "jvm"
 MiB = 1 << 20
 LIMITS = (256, 512, 1024, 2048)
 MODES = ("plain", "cgroupsize", "paketo")
+# cgroupsize with what the workload brings beyond the plan's default assumptions declared
+# (CGROUPSIZE_JVM_THREADS): only for workloads that declare something; not run by default.
+ALL_MODES = (*MODES, "declared")
 PER_MODULE = 1000  # generated classes per jar (200 features x 5 classes)
 FRAMES = 512  # Workers.deep() frames per request thread (~200 KiB of stack touched)
 
@@ -74,10 +79,15 @@ class Workload:
     classes: int
     args: tuple
     about: str
+    declare: tuple = ()  # (variable, value) pairs for the "declared" mode
 
 
 def _cache(*more):
     return ("--cache", "1.5", *more)
+
+
+def _threads(n):
+    return (("CGROUPSIZE_JVM_THREADS", str(n)),)
 
 
 WORKLOADS = {
@@ -88,19 +98,19 @@ WORKLOADS = {
                               f"{k}k classes from a fat jar's nested jars")
        for k in (5, 20, 35, 50)},
     "threads-300": Workload("base", 0, _cache("--threads", "300", "--frames", str(FRAMES)),
-                            "300 deep request threads + soft cache"),
+                            "300 deep request threads + soft cache", _threads(300)),
     "threads-800": Workload("base", 0, _cache("--threads", "800", "--frames", str(FRAMES)),
-                            "800 deep request threads + soft cache"),
+                            "800 deep request threads + soft cache", _threads(800)),
     "direct-64": Workload("base", 0, _cache("--direct", "64"), "64 MiB direct buffers + soft cache"),
     "direct-256": Workload("base", 0, _cache("--direct", "256"),
                            "256 MiB direct buffers + soft cache"),
     "soft-cache": Workload("base", 0, _cache(), "soft cache filling the heap"),
     "mix-20k": Workload("boot", 20000, ("--components", "--direct", "64", *_cache(
         "--threads", "100", "--frames", str(FRAMES))),
-        "20k classes (fat jar) + 64 MiB direct + 100 threads + soft cache"),
+        "20k classes (fat jar) + 64 MiB direct + 100 threads + soft cache", _threads(100)),
     "mix-35k": Workload("boot", 35000, ("--components", "--direct", "32", *_cache(
         "--threads", "300", "--frames", str(FRAMES))),
-        "35k classes (fat jar) + 32 MiB direct + 300 threads + soft cache"),
+        "35k classes (fat jar) + 32 MiB direct + 300 threads + soft cache", _threads(300)),
     # not in the default matrix: deliberate failures for the smoke test
     "heap-over": Workload("base", 0, ("--retain", "400"), "400 MiB held strongly (over any small heap)"),
 }
@@ -399,6 +409,7 @@ class Cell:
     error: str = ""
     tail: str = ""
     argv: list = field(default_factory=list)
+    plan: list = field(default_factory=list)  # cgroupsize --dry-run notes: its assumptions
 
     def short(self) -> str:
         o = {"completed": "ok", "kernel-kill": "KILL", "refused": "refused"}.get(
@@ -421,14 +432,23 @@ class Matrix:
             self._app_classes[key] = app_class_count(self.build.app_paths(w))
         return self._app_classes[key]
 
-    def cell(self, name: str, limit_mib: int, mode: str) -> Cell:
+    def cell(self, name: str, limit_mib: int, mode: str) -> Cell | None:
         w = WORKLOADS[name]
         argv = self.build.argv(w)
         cell = Cell(name, limit_mib, mode, argv=argv)
         env = None
-        if mode == "cgroupsize":
-            ok, summary, _ = oom.tool_plan(self.bench, argv, limit_mib)
+        if mode == "declared" and not w.declare:
+            return None  # the same cell as "cgroupsize"
+        if mode in ("cgroupsize", "declared"):
+            env = dict(w.declare) if mode == "declared" else None
+            # tool_plan reads only .harness, .env and .extra_mounts of the bench
+            view = SimpleNamespace(harness=self.bench.harness, extra_mounts=self.bench.extra_mounts,
+                                   env={**self.bench.env, **(env or {})})
+            ok, summary, data = oom.tool_plan(view, argv, limit_mib)
             cell.flags = summary if ok else f"no plan: {summary}"
+            if env:
+                cell.flags = " ".join(f"{k}={v}" for k, v in env.items()) + ": " + cell.flags
+            cell.plan = data.get("notes", []) if ok and isinstance(data, dict) else []
             argv = oom.TOOL + argv
         elif mode == "paketo":
             flags, why = paketo_flags(limit_mib * MiB, self.jvm_classes, self.app_classes(w))
@@ -489,7 +509,7 @@ def tables(cells: list[Cell], workloads, limits, modes) -> str:
                 for w in workloads]
         out.append(f"{limit} MiB (outcome, peak memory.max_usage_in_bytes, wall time)\n"
                    + oom.table(["workload", *modes], rows))
-        for mode in ("cgroupsize", "paketo"):
+        for mode in ("cgroupsize", "declared", "paketo"):
             flags: dict[str, list[str]] = {}
             refused = []
             for w in workloads:
@@ -510,19 +530,22 @@ def tables(cells: list[Cell], workloads, limits, modes) -> str:
 def verdict(cells: list[Cell], probes: list[dict]) -> dict:
     """The rule: nothing plain java completes fails through cgroupsize; no kill through it."""
     by = {(c.workload, c.limit_mib, c.mode): c for c in cells}
-    broken, kills, paketo_broken = [], [], []
+    broken, kills, paketo_broken, declared = [], [], [], []
     for (w, limit, mode), c in sorted(by.items()):
         plain = by.get((w, limit, "plain"))
-        if mode == "cgroupsize":
+        if mode in ("cgroupsize", "declared"):
+            what = "cgroupsize" if mode == "cgroupsize" else "cgroupsize (declared)"
             if plain and plain.outcome == "completed" and c.outcome != "completed":
-                broken.append(f"{w} @ {limit} MiB: plain completed ({plain.short()}), "
-                              f"cgroupsize {c.short()} [{c.flags}]")
+                (broken if mode == "cgroupsize" else declared).append(
+                    f"{w} @ {limit} MiB: plain completed ({plain.short()}), "
+                    f"{what} {c.short()} [{c.flags}]")
             if c.outcome == "kernel-kill":
-                kills.append(f"{w} @ {limit} MiB: {c.short()} [{c.flags}]")
+                kills.append(f"{w} @ {limit} MiB: {what} {c.short()} [{c.flags}]")
         if mode == "paketo" and plain and plain.outcome == "completed" and c.outcome != "completed":
             paketo_broken.append(f"{w} @ {limit} MiB: paketo {c.short()}")
     probe = {p["mode"]: p.get("max_live_mib") for p in probes}
     return {"plain_completes_cgroupsize_fails": broken, "cgroupsize_kernel_kills": kills,
+            "plain_completes_declared_fails": declared,
             "plain_completes_paketo_fails": paketo_broken, "heap_only_live_mib": probe,
             "heap_only_target_met": (probe.get("cgroupsize") or 0) >= 576
             if "cgroupsize" in probe else None}
@@ -532,10 +555,12 @@ def print_verdict(v: dict, probe_limit: int) -> None:
     print("\nVerdict (the rule: a workload plain java completes also completes through cgroupsize;"
           " no kernel kill through it)")
     for key, title in (("plain_completes_cgroupsize_fails", "plain completes, cgroupsize does not"),
+                       ("plain_completes_declared_fails",
+                        "plain completes, cgroupsize with the workload's threads declared does not"),
                        ("cgroupsize_kernel_kills", "kernel kills through cgroupsize"),
                        ("plain_completes_paketo_fails",
                         "(for comparison) plain completes, Paketo's formula does not")):
-        items = v[key]
+        items = v.get(key, [])
         print(f"  {title}: {len(items)}")
         for item in items:
             print(f"    - {item}")
@@ -562,8 +587,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--limits", type=lambda s: _csv(s, conv=int),
                    help="memory limits in MiB, comma-separated (default 256,512,1024,2048)")
-    p.add_argument("--modes", type=lambda s: _csv(s, MODES), default=list(MODES),
-                   help="plain,cgroupsize,paketo (default all)")
+    p.add_argument("--modes", type=lambda s: _csv(s, ALL_MODES), default=list(MODES),
+                   help="plain,cgroupsize,paketo (the default) and declared: cgroupsize with "
+                        "CGROUPSIZE_JVM_THREADS set to the workload's threads, where it has any")
     p.add_argument("--workloads", type=lambda s: _csv(s, list(WORKLOADS)),
                    help=f"comma-separated, from: {', '.join(WORKLOADS)}")
     p.add_argument("--rev", default="HEAD", help="git revision cgroupsize runs from (default HEAD)")
@@ -614,7 +640,7 @@ def report_only(paths) -> int:
         if data.get("cgroupsize") and "cgroupsize" in data.get("modes", []):
             revs.append(data["cgroupsize"])
     print(f"cgroupsize: {revs[-1] if revs else '-'}; from {', '.join(map(str, paths))}")
-    modes = [m for m in MODES if m in modes]
+    modes = [m for m in ALL_MODES if m in modes]
     print(tables(list(cells.values()), workloads, sorted(limits), modes))
     v = verdict(list(cells.values()), list(probes.values()))
     print_verdict(v, next((p["limit_mib"] for p in probes.values()), 1024))
@@ -639,7 +665,7 @@ def main(argv=None) -> int:
     cells: list[Cell] = []
     try:
         rh.remove_stale()
-        if "cgroupsize" in args.modes:
+        if {"cgroupsize", "declared"} & set(args.modes):
             source, sha = oom.snapshot(args.rev, workdir)
             bench.extra_mounts.append(source)
             bench.env["PYTHONPATH"] = source
@@ -661,6 +687,8 @@ def main(argv=None) -> int:
 
         def one(job):
             c = matrix.cell(*job)
+            if c is None:
+                return None
             cells.append(c)
             if args.verbose:
                 print(f"  {c.workload} @ {c.limit_mib} {c.mode}: {c.short()}  {c.flags}",
@@ -672,7 +700,7 @@ def main(argv=None) -> int:
             list(pool.map(one, jobs))
         probes = []
         if args.probe:
-            for m in args.modes:
+            for m in [m for m in args.modes if m != "declared"]:  # it declares nothing
                 print(f"heap-only probe {m} @ {args.probe_limit} MiB ...", file=sys.stderr)
                 probes.append(matrix.heap_probe(m, args.probe_limit))
         report["seconds"] = round(time.monotonic() - started, 1)
@@ -696,8 +724,13 @@ def main(argv=None) -> int:
     return 0
 
 
+_save_lock = threading.Lock()
+
+
 def _save(path, report, cells, probes):
-    if path:
+    if not path:
+        return
+    with _save_lock:
         data = {**report, "cells": [asdict(c) for c in list(cells)], "probes": probes}
         tmp = Path(str(path) + ".tmp")
         tmp.write_text(json.dumps(data, indent=1, default=str))
