@@ -14,7 +14,9 @@ from cgroupsize.model import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Callable
+    from typing import BinaryIO, Callable, Literal
+
+    Unpack = Callable[[bytes, int, int], int]
 
 BUILDINFO_MAX = 1 << 20  # Go build info is a few KiB; big modules lists stay far below 1 MiB
 BUILDINFO_SEARCH = 64 << 10  # no section headers: search this much of the data segment (Go's debug/buildinfo)
@@ -50,7 +52,7 @@ def inspect_elf(f: BinaryIO, path: str, name: str) -> Native:
     return Native(None, f"runtime unknown: {name} is a native binary without Go build info")
 
 
-def go_version(text: str):
+def go_version(text: str) -> tuple[int, int] | None:
     """``go1.24.3`` -> ``(1, 24)``; ``devel go1.26-abc`` -> ``(1, 26)``; unknown -> None."""
     at = text.find("go")
     while at >= 0:
@@ -61,7 +63,7 @@ def go_version(text: str):
     return None
 
 
-def go_buildinfo(f):
+def go_buildinfo(f: BinaryIO) -> tuple[str, str] | None:
     """``(version, modinfo)`` from an open ELF file's Go build info, or None.
 
     Finds ``.go.buildinfo`` through the section headers (the ELF header says
@@ -75,9 +77,10 @@ def go_buildinfo(f):
     ehdr = f.read(64)
     if len(ehdr) < 52 or ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) or ehdr[5] not in (1, 2):
         return None
-    is64, order = ehdr[4] == 2, "little" if ehdr[5] == 1 else "big"
+    is64 = ehdr[4] == 2
+    order: Literal["little", "big"] = "little" if ehdr[5] == 1 else "big"
 
-    def u(data, off, size):
+    def u(data: bytes, off: int, size: int) -> int:
         return int.from_bytes(data[off:off + size], order)
 
     data = _buildinfo_section(f, ehdr, is64, u)
@@ -98,7 +101,7 @@ def go_buildinfo(f):
     return version.decode("utf-8", "replace"), modinfo.decode("utf-8", "replace")
 
 
-def _buildinfo_section(f, ehdr, is64, u):
+def _buildinfo_section(f: BinaryIO, ehdr: bytes, is64: bool, u: Unpack) -> bytes | None:
     if is64:
         shoff, shentsize, shnum, shstrndx = u(ehdr, 40, 8), u(ehdr, 58, 2), u(ehdr, 60, 2), u(ehdr, 62, 2)
     else:
@@ -110,7 +113,7 @@ def _buildinfo_section(f, ehdr, is64, u):
     if len(table) < shnum * shentsize:
         return None
 
-    def section(i):  # (name offset, file offset, size)
+    def section(i: int) -> tuple[int, int, int]:  # (name offset, file offset, size)
         h = i * shentsize
         if is64:
             return u(table, h, 4), u(table, h + 24, 8), u(table, h + 32, 8)
@@ -127,7 +130,7 @@ def _buildinfo_section(f, ehdr, is64, u):
     return None
 
 
-def _buildinfo_search(f, ehdr, is64, u):
+def _buildinfo_search(f: BinaryIO, ehdr: bytes, is64: bool, u: Unpack) -> bytes | None:
     if is64:
         phoff, phentsize, phnum = u(ehdr, 32, 8), u(ehdr, 54, 2), u(ehdr, 56, 2)
     else:
@@ -154,7 +157,7 @@ def _buildinfo_search(f, ehdr, is64, u):
     return None
 
 
-def _varint_bytes(data, off):
+def _varint_bytes(data: bytes, off: int) -> tuple[bytes | None, int]:
     """A uvarint length and that many bytes (Go's binary.Uvarint framing), or (None, off)."""
     n = shift = 0
     while off < len(data):

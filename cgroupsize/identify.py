@@ -34,7 +34,7 @@ from cgroupsize.model import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import BinaryIO, Mapping
 
 HEAD_BYTES = 512  # a #! line longer than this is not run by the kernel either (BINPRM_BUF_SIZE 256)
 
@@ -92,7 +92,7 @@ class Target(Record):
     notes: list[str]
 
 
-def identify(argv, env, forced: str = "auto") -> Target:
+def identify(argv: list[str], env: Mapping[str, str], forced: str = "auto") -> Target:
     """The runtime ``argv`` starts; ``forced`` is the ``runtime`` setting (``auto``, a name, ``none``)."""
     name = os.path.basename(argv[0]) if argv else ""
     target = Target(name=name)
@@ -122,7 +122,7 @@ def identify(argv, env, forced: str = "auto") -> Target:
     return target
 
 
-def direct_runtime(name: str):
+def direct_runtime(name: str) -> str | None:
     """The runtime whose own executable is called ``name``, or None.
 
     ``java``, ``node``/``nodejs``, ``dotnet``; ``python``/``pypy``/``ruby``
@@ -141,7 +141,7 @@ def direct_runtime(name: str):
     return None
 
 
-def _by_name(target: Target, argv) -> bool:
+def _by_name(target: Target, argv: list[str]) -> bool:
     name = target.name
     runtime = direct_runtime(name)
     if runtime is not None:
@@ -161,7 +161,7 @@ def _by_name(target: Target, argv) -> bool:
     return False
 
 
-def _server_from(name, args):
+def _server_from(name: str, args: list[str]) -> str | None:
     """The WEB_CONCURRENCY server a launcher named ``name`` starts with ``args``, or None."""
     if name in SERVERS:
         return name
@@ -173,7 +173,7 @@ def _server_from(name, args):
     return None
 
 
-def _python_server(args):
+def _python_server(args: list[str]) -> str | None:
     """``python [opts] -m gunicorn`` or ``python [opts] /path/gunicorn`` -> its name."""
     i = 0
     while i < len(args):
@@ -197,7 +197,7 @@ def _python_server(args):
     return None
 
 
-def _ruby_server(args):
+def _ruby_server(args: list[str]) -> str | None:
     """``ruby [opts] [-S] puma|bin/rails server|/path/bundle exec puma`` -> the server."""
     i = 0
     while i < len(args):
@@ -217,7 +217,7 @@ def _ruby_server(args):
     return None
 
 
-def java_version(argv, env, how):
+def java_version(argv: list[str], env: Mapping[str, str], how: str | None) -> tuple[int, int] | None:
     """``(feature, update)`` of the JDK that will run, from its ``release`` file, or None.
 
     ``java`` run directly: the ``release`` file two levels above the real
@@ -248,7 +248,7 @@ def java_version(argv, env, how):
 # -- the file argv[0] runs -------------------------------------------------------
 
 
-def _by_file(target: Target, argv, env) -> bool:
+def _by_file(target: Target, argv: list[str], env: Mapping[str, str]) -> bool:
     name = target.name
     if not name:
         target.notes.append("runtime unknown: empty command")
@@ -276,7 +276,7 @@ def _by_file(target: Target, argv, env) -> bool:
     return False
 
 
-def parse_shebang(head: bytes):
+def parse_shebang(head: bytes) -> tuple[str, list[str]] | None:
     """``(interpreter name, [its arguments])`` from a ``#!`` line, ``env`` resolved; None if odd.
 
     ``#!/usr/bin/env -S node --max-old-space-size=100`` -> ``("node",
@@ -310,7 +310,7 @@ def parse_shebang(head: bytes):
     return interp, args
 
 
-def _by_shebang(target: Target, head: bytes, argv) -> bool:
+def _by_shebang(target: Target, head: bytes, argv: list[str]) -> bool:
     parsed = parse_shebang(head)
     if parsed is None:
         target.notes.append(f"runtime unknown: {target.path} has an empty #! line")

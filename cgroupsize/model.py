@@ -59,7 +59,7 @@ class Record:
     def __init__(self, *args: Any, **kw: Any) -> None:
         if len(args) > len(self.__slots__):
             raise TypeError(f"{type(self).__name__} takes at most {len(self.__slots__)} arguments")
-        for name, value in zip(self.__slots__, args):
+        for name, value in zip(self.__slots__, args, strict=False):
             kw[name] = value
         unknown = set(kw) - set(self.__slots__)
         if unknown:
@@ -74,7 +74,7 @@ class Record:
         return ((name, getattr(self, name)) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and list(self.fields()) == list(other.fields())  # type: ignore[attr-defined]
+        return isinstance(other, Record) and type(other) is type(self) and list(self.fields()) == list(other.fields())
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 

@@ -12,12 +12,12 @@ problems are notices, never errors).
 
 from __future__ import annotations
 
+from cgroupsize.model import knob_key
+from cgroupsize.runtimes import REGISTRY
+
 TYPE_CHECKING = False  # typing imports re: keep it off the entrypoint path
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
-
-from cgroupsize.model import knob_key
-from cgroupsize.runtimes import REGISTRY
 
 PREFIX = "CGROUPSIZE_"
 
@@ -25,7 +25,7 @@ PREFIX = "CGROUPSIZE_"
 class SettingError(ValueError):
     """A setting's value is not what it expects; ``str()`` is the one-line message."""
 
-    def __init__(self, where: str, value: str, expects: str):
+    def __init__(self, where: str, value: str, expects: str) -> None:
         self.where = where
         self.value = value
         self.expects = expects
@@ -40,7 +40,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 # Kubernetes resource.Quantity suffixes (k8s.io/apimachinery/pkg/api/resource):
 # binary Ki..Ei and decimal k..E. Go's GOMEMLIMIT style "MiB" is accepted too.
 _BINARY = {"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40, "pi": 1 << 50, "ei": 1 << 60}
-_DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15, "e": 10**18}
+_DECIMAL: dict[str, int] = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15, "e": 10**18}
 _SIZE_PATTERN = r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kKmMgGtTpPeE]i?)?[bB]?\s*$"  # compiled on first use:
 # `re` costs ~7 ms at start-up and the entrypoint path parses a size only when one is set
 
@@ -66,13 +66,13 @@ def parse_size(text: str) -> int:
     m = re.match(_SIZE_PATTERN, text)
     if not m:
         raise ValueError("a size in bytes or a quantity like 512Mi, 1.5Gi, 2G")
-    number, suffix = m.group(1), m.group(2) or ""
+    number, suffix = str(m.group(1)), str(m.group(2) or "")
     if suffix == "m":
         raise ValueError("a size like 512Mi or 512M ('m' means milli in Kubernetes quantities)")
     factor = _BINARY[suffix.lower()] if suffix.lower().endswith("i") else _DECIMAL.get(suffix.lower(), 1)
     whole, _, frac = number.partition(".")  # exact: no float (a 400-digit decimal is inf as a float)
-    scale = 10 ** len(frac)
-    value = (int(whole or "0") * scale + int(frac or "0")) * factor // scale
+    scale: int = 10 ** len(frac)
+    value: int = (int(whole or "0") * scale + int(frac or "0")) * factor // scale
     if value <= 0:
         raise ValueError("a size greater than zero")
     if value >= 1 << 63:  # what a cgroup (int64) or any runtime could take
@@ -150,7 +150,7 @@ def parse_mode(text: str) -> str:
     raise ValueError("one of auto, always, off (or 1/0)")
 
 
-def parse_list(text: str) -> frozenset:
+def parse_list(text: str) -> frozenset[str]:
     """Names separated by commas or spaces, normalised by :func:`knob_key`."""
     names = frozenset(knob_key(n) for n in text.replace(",", " ").split())
     if "" in names:
@@ -182,7 +182,8 @@ class Setting:
 
     __slots__ = ("name", "kind", "default", "help", "option", "choices")
 
-    def __init__(self, name, kind, default, help, option=None, choices=None):
+    def __init__(self, name: str, kind: str, default: Any, help: str, option: str | None = None,
+                 choices: tuple[str, ...] | None = None) -> None:
         self.name = name
         self.kind = kind
         self.default = default
@@ -194,7 +195,7 @@ class Setting:
     def env(self) -> str:
         return PREFIX + self.name.upper()
 
-    def parse(self, text: str, where: str | None = None):
+    def parse(self, text: str, where: str | None = None) -> Any:
         """Parse ``text``; raise SettingError naming ``where`` (the variable or flag)."""
         where = where or self.env
         try:
@@ -227,6 +228,8 @@ SETTINGS = (
     Setting("skip", "list", frozenset(), "Flags and variables never to add, separated by commas "
             "(e.g. ActiveProcessorCount,MALLOC_ARENA_MAX): the off switch for any single knob.",
             option="--skip"),
+    Setting("processes", "int", None, "Processes of the runtime that share the memory limit (Node cluster "
+            "or pm2 workers, worker_threads isolates, preforked servers): each is sized for its share."),
     # -- per runtime: an off switch first, then the few figures worth tuning -----
     Setting("jvm", "bool", True, "Size the JVM: a budget of heap, metaspace, code cache, direct memory, "
             "thread stacks and the JVM's own memory that adds up to the limit; -XX:ActiveProcessorCount, "
@@ -247,15 +250,21 @@ SETTINGS = (
     Setting("node", "bool", True, "Size Node.js: --max-old-space-size and --max-semi-space-size so "
             "the heap and Node's other memory fit the limit."),
     Setting("node_heap_ratio", "ratio", 0.8, "Share of the memory limit for Node's old space "
-            "(default 0.8; the young generation and 40Mi for Node itself always stay outside it)."),
+            "(default 0.8; the young generation and the reserve outside the heap always stay outside it)."),
+    Setting("node_reserve", "fraction", 0.15, "Share of each Node process's memory kept outside V8's heap "
+            "for Buffers, native addons and compiled code, at least 32Mi (default 0.15; raise it for "
+            "Buffer-heavy services, e.g. 35%)."),
     Setting("python", "bool", True, "Size Python: PYTHON_CPU_COUNT, numeric thread pools (OMP_NUM_THREADS, "
             "OPENBLAS_NUM_THREADS, ...), MALLOC_ARENA_MAX, WEB_CONCURRENCY for gunicorn/uvicorn."),
-    Setting("ruby", "bool", True, "Size Ruby: MALLOC_ARENA_MAX (unless jemalloc is preloaded), "
-            "WEB_CONCURRENCY for puma/unicorn."),
-    Setting("workers", "mode", "auto", "WEB_CONCURRENCY for Python and Ruby: auto (only for the servers "
-            "gunicorn, uvicorn, puma, unicorn), always (any Python or Ruby program), off."),
+    Setting("thread_rounding", "choice", "floor", "How Python's thread-pool variables (OMP_NUM_THREADS, "
+            "OPENBLAS_NUM_THREADS, ...) round a fractional CPU quota: floor (default) or ceil.",
+            choices=("floor", "ceil")),
+    Setting("ruby", "bool", True, "Size Ruby: MALLOC_ARENA_MAX (or jemalloc's narenas), GC malloc limits "
+            "below 1Gi per process, WEB_CONCURRENCY for puma/unicorn."),
+    Setting("workers", "mode", "auto", "WEB_CONCURRENCY: auto (only for the servers gunicorn, uvicorn, puma, "
+            "unicorn), always (any Python or Ruby program; a Node cluster app), off."),
     Setting("worker_memory", "size", None, "Memory per worker process when computing WEB_CONCURRENCY "
-            "(default 256Mi for Python, 384Mi for Ruby)."),
+            "(default 256Mi for Python, 384Mi for Ruby, 512Mi for Node)."),
     Setting("go", "mode", "auto", "Size Go: GOMEMLIMIT; GOMAXPROCS when the binary does not follow the "
             "quota itself (auto), even when it does (always), or nothing (off)."),
     Setting("go_memlimit_ratio", "ratio", None, "GOMEMLIMIT as a share of the memory limit "

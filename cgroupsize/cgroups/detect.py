@@ -25,7 +25,7 @@ from cgroupsize.files import Files, parse_cpu_list, parse_uint
 from cgroupsize.model import (CGROUP_FILE, CPU_QUOTA_COVERS_MACHINE, LIMITED, MEMORY_HIGH_BINDS, NO_CGROUP,
                               UNKNOWN, UNLIMITED, CpuLimits, Limits, MemoryLimits, Value)
 
-__all__ = ["Location", "read_limits", "relative"]
+__all__ = ["Location", "locate", "read_limits", "relative"]
 
 READERS = {"v1": v1, "v2": v2}
 
