@@ -13,11 +13,11 @@ from cgroupsize.model import CGROUP_FILE, Record, Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
+    from typing import Callable
 
     from cgroupsize.cgroups.locate import Location
 
-    Parse = Callable[[Files, str, str], Optional[int]]
+    Parse = Callable[[Files, str, str], int | None]
 
 
 class Walk(Record):
