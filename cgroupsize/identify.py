@@ -46,7 +46,7 @@ _VERSIONED = (("python", "python"), ("pypy", "python"), ("ruby", "ruby"))
 # Launchers whose name says what they run (their own interpreter is the runtime).
 LAUNCHERS = {
     "npm": "node", "npx": "node", "yarn": "node", "yarnpkg": "node", "pnpm": "node", "pnpx": "node",
-    "corepack": "node",
+    "corepack": "node", "pm2": "node", "pm2-runtime": "node", "pm2-docker": "node",
     "gunicorn": "python", "uvicorn": "python",
     "puma": "ruby", "unicorn": "ruby", "unicorn_rails": "ruby", "bundle": "ruby", "bundler": "ruby",
     "rails": "ruby", "rake": "ruby", "rackup": "ruby",
