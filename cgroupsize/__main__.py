@@ -10,7 +10,7 @@ try:  # Ctrl-C before the exec is a death by SIGINT, as for the command itself
 except (ImportError, OSError, ValueError):  # pragma: no cover - other interpreters
     pass
 
-from cgroupsize.cli import main  # noqa: E402
+from cgroupsize.cli import main
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from cgroupsize.model import Record
+from cgroupsize.units import leading_numbers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -172,20 +173,3 @@ def _varint_bytes(data: bytes, off: int) -> tuple[bytes | None, int]:
         if shift > 63:
             break
     return None, off
-
-
-def leading_numbers(text: str, sep: str) -> list[int]:
-    """``"11.0.16.1+1"`` -> ``[11, 0, 16]``... the numbers before the first non-number part."""
-    numbers = []
-    for part in text.split(sep):
-        digits = ""
-        for c in part:
-            if not ("0" <= c <= "9"):
-                break
-            digits += c
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) < len(part):
-            break
-    return numbers

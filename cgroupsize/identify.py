@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import os
 
-from cgroupsize import binaries
-from cgroupsize.binaries import leading_numbers
 from cgroupsize.files import open_regular, read_text
 from cgroupsize.launch import resolve  # the file exec will run: PATH from the new env
 from cgroupsize.model import Record
+from cgroupsize.units import leading_numbers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -329,6 +328,8 @@ def _by_shebang(target: Target, head: bytes, argv: list[str]) -> bool:
 
 
 def _by_elf(target: Target, f: BinaryIO, path: str) -> bool:
+    from cgroupsize import binaries  # only for native programs
+
     native = binaries.inspect_elf(f, path, target.name)
     target.notes.append(native.note)
     if native.runtime is None:

@@ -16,10 +16,11 @@ entrypoint path, which must cost little more than the interpreter's own start.
 """
 from __future__ import annotations
 
-import math
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing imports re (~7 ms) on Python < 3.13
 if TYPE_CHECKING:
     from typing import Any, ClassVar, Iterator
+
+    from cgroupsize.cgroups.diagnostics import Diagnostics
 
 LIMITED = "limited"
 UNLIMITED = "unlimited"
@@ -102,6 +103,16 @@ class Value(Record):
     raw: str | None
     level: str | None
     origin: str | None
+
+
+def ceil_cpus(quota: float) -> int:
+    """A fractional CPU quota rounded up (1.5 -> 2), forgiving float noise (2.0000000001 -> 2).
+
+    Not ``math.ceil``: ``math`` is one more import on the entrypoint path for one call.
+    """
+    q = quota - 1e-9
+    n = int(q)
+    return n + 1 if n < q else n
 
 
 def tighter(a: Value, b: Value) -> Value:
@@ -223,7 +234,7 @@ class CpuLimits(Record):
         """
         bounds = [v.value for v in (self.cpuset, self.affinity, self.host) if v.value]
         if self.quota.value:
-            bounds.append(math.ceil(self.quota.value - 1e-9))
+            bounds.append(ceil_cpus(self.quota.value))
         return max(1, min(bounds)) if bounds else 1
 
     @property
@@ -232,7 +243,7 @@ class CpuLimits(Record):
         count = self.count
         if self.host.value is not None and count >= self.host.value:
             return None
-        if self.quota.value and math.ceil(self.quota.value - 1e-9) == count:
+        if self.quota.value and ceil_cpus(self.quota.value) == count:
             return self.quota.source
         for v in (self.cpuset, self.affinity):
             if v.value == count:
@@ -251,11 +262,12 @@ _LEAF_FILES = {"memory": ("memory.max", "memory.limit_in_bytes"), "cpu": ("cpu.m
 class Limits(Record):
     """The limits of one process's cgroup, as read through one root directory."""
 
-    __slots__ = ("memory", "cpu", "notices")
+    __slots__ = ("memory", "cpu", "notices", "diagnostics")
     DEFAULTS = {"memory": MemoryLimits, "cpu": CpuLimits, "notices": list}
     memory: MemoryLimits
     cpu: CpuLimits
     notices: list[Notice]
+    diagnostics: Diagnostics | None  # --print only: breakdown, events, pressure (cgroups/diagnostics.py)
 
     # -- what plans use ------------------------------------------------------
 
@@ -326,7 +338,7 @@ class Limits(Record):
         m, c = self.memory, self.cpu
         quota = c.quota.value
         effective = m.effective
-        return {
+        out: dict[str, Any] = {
             "cgroup": {"memory": m.version, "cpu": c.version},
             "memory": {
                 "limit": m.limit.value,
@@ -358,6 +370,11 @@ class Limits(Record):
             "notices": [n.message for n in self.notices],
             "notice_codes": [n.code for n in self.notices],
         }
+        if self.diagnostics is not None:  # memory.stat, memory.events, pressure, ancestors, diagnostics
+            out.update(self.diagnostics.to_dict())
+            out["notices"] += [n.message for n in self.diagnostics.notices]
+            out["notice_codes"] += [n.code for n in self.diagnostics.notices]
+        return out
 
 
 # -- plans ---------------------------------------------------------------------------

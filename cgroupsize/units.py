@@ -21,3 +21,20 @@ def fmt_size(n: int | None, long: bool = False) -> str:
             text = f"{value:.1f}".rstrip("0").rstrip(".") if value < 100 else str(round(value))
             return f"{text} {unit}B" if long else text + unit
     return f"{n} B" if long else f"{n}B"
+
+
+def leading_numbers(text: str, sep: str) -> list[int]:
+    """``"11.0.16.1+1"`` -> ``[11, 0, 16]``... the numbers before the first non-number part."""
+    numbers = []
+    for part in text.split(sep):
+        digits = ""
+        for c in part:
+            if not ("0" <= c <= "9"):
+                break
+            digits += c
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) < len(part):
+            break
+    return numbers

@@ -18,16 +18,24 @@ from __future__ import annotations
 import posixpath
 
 from cgroupsize import host
-from cgroupsize.cgroups import v1, v2
 from cgroupsize.cgroups.locate import Location, locate, relative
 from cgroupsize.cgroups.readers import flat_keyed, int_file, keyed_value
 from cgroupsize.files import Files, parse_cpu_list, parse_uint
 from cgroupsize.model import (CGROUP_FILE, CPU_QUOTA_COVERS_MACHINE, LIMITED, MEMORY_HIGH_BINDS, NO_CGROUP,
                               UNKNOWN, UNLIMITED, CpuLimits, Limits, MemoryLimits, Value)
 
-__all__ = ["Location", "locate", "read_limits", "relative"]
+__all__ = ["Location", "locate", "read_limits", "reader", "relative"]
 
-READERS = {"v1": v1, "v2": v2}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+
+def reader(version: str) -> ModuleType:
+    """The module reading a ``version`` hierarchy (:mod:`~cgroupsize.cgroups.v1` or ``v2``; one
+    interface); only the one a host uses is imported."""
+    return __import__(f"cgroupsize.cgroups.{version}", fromlist=["memory"])
 
 
 def read_limits(root: str = "/", diagnostics: bool = True) -> Limits:
@@ -50,6 +58,9 @@ def read_limits(root: str = "/", diagnostics: bool = True) -> Limits:
     if diagnostics:
         _memory_diagnostics(files, limits.memory, locations["memory"])
         _cpu_diagnostics(files, limits.cpu, locations["cpu"])
+        from cgroupsize.cgroups import diagnostics as diag  # reports only: never on the entrypoint path
+
+        limits.diagnostics = diag.for_limits(files, limits, locations)
     return limits
 
 
@@ -58,7 +69,7 @@ def _memory(files: Files, part: MemoryLimits, loc: Location | None) -> None:
         files.notice(NO_CGROUP, "no memory cgroup is visible: memory limit unknown", "memory")
         return
     part.version, part.dir, part.approximate = loc.version, loc.dir, loc.approximate
-    found = READERS[loc.version].memory(files, loc)
+    found = reader(loc.version).memory(files, loc)
     part.high, part.swap = found.high, found.swap
     part.set_limit(found.limit.best, files.notices)
     if part.state == UNKNOWN and not found.limit.doubt:
@@ -86,11 +97,11 @@ def _cpu(files: Files, part: CpuLimits, loc: Location | None) -> None:
         files.notice(NO_CGROUP, "no cpu cgroup is visible: CPU quota unknown", "cpu")
         return
     part.version, part.dir, part.approximate = loc.version, loc.dir, loc.approximate
-    reader = READERS[loc.version]
+    read = reader(loc.version)
     doubt = False
     for d in loc.chain():
         level = files.scoped()
-        quota, period = reader.quota(level, d)
+        quota, period = read.quota(level, d)
         doubt = doubt or bool(level.notices)  # an unreadable level may hold the quota
         files.notices.extend(level.notices)
         if quota.value is not None and (part.quota.value is None or quota.value < part.quota.value):
@@ -106,7 +117,7 @@ def _cpuset(files: Files, part: CpuLimits, loc: Location | None) -> None:
     """CPUs in our cgroup's effective cpuset (the kernel also applies it to affinity)."""
     if loc is None:
         return
-    for name in READERS[loc.version].CPUSET:
+    for name in reader(loc.version).CPUSET:
         inside = posixpath.join(loc.dir, name)
         raw = files.read_line(inside)
         if raw is None:
@@ -123,12 +134,12 @@ def _memory_diagnostics(files: Files, part: MemoryLimits, loc: Location | None) 
     """Usage, peak and OOM kills, from the level that sets the limit (else our own)."""
     if loc is None:
         return
-    reader = READERS[loc.version]
+    read = reader(loc.version)
     hard = part.limit
     where = hard.level if hard.value is not None and hard.origin == CGROUP_FILE and hard.level else loc.dir
-    part.usage = int_file(files, where, reader.USAGE)
-    part.peak = int_file(files, where, reader.PEAK)
-    name, key = reader.OOM_KILLS
+    part.usage = int_file(files, where, read.USAGE)
+    part.peak = int_file(files, where, read.PEAK)
+    name, key = read.OOM_KILLS
     part.oom_kills = keyed_value(files, posixpath.join(where, name), key)
 
 
@@ -136,7 +147,7 @@ def _cpu_diagnostics(files: Files, part: CpuLimits, loc: Location | None) -> Non
     """Weight (shares) and throttling, from the level that sets the quota (else our own)."""
     if loc is None:
         return
-    part.weight = int_file(files, loc.dir, READERS[loc.version].WEIGHT)
+    part.weight = int_file(files, loc.dir, reader(loc.version).WEIGHT)
     stat = posixpath.join(part.quota.level or loc.dir, "cpu.stat")
     fields = flat_keyed(files.read(stat))
     throttled = parse_uint(fields.get("nr_throttled"))

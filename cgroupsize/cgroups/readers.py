@@ -36,6 +36,20 @@ class Walk(Record):
     doubt: bool
 
 
+class MemoryReading(Record):
+    """What the memory files of the walk say: the hard limit's walk, ``memory.high``, swap.
+
+    ``memsw`` is v1's memory+swap limit (v2: always empty; ``swap`` is direct).
+    """
+
+    __slots__ = ("limit", "high", "swap", "memsw")
+    DEFAULTS = {"high": Value, "swap": Value, "memsw": Value}
+    limit: Walk
+    high: Value
+    swap: Value
+    memsw: Value
+
+
 def tightest(files: Files, loc: Location, name: str, parse: Parse) -> Walk:
     """Smallest finite value of file ``name`` over ``loc.chain()``; its file and level are the source."""
     walk = Walk()

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import posixpath
 
-from cgroupsize.cgroups.readers import flat_keyed, tightest
-from cgroupsize.cgroups.v2 import MemoryReading
+from cgroupsize.cgroups.readers import MemoryReading, flat_keyed, tightest
 from cgroupsize.files import Files, parse_uint
 from cgroupsize.model import CGROUP_FILE, HIERARCHICAL, NO_CGROUP, Value, tighter
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import posixpath
 
-from cgroupsize.cgroups.readers import tightest
+from cgroupsize.cgroups.readers import MemoryReading, tightest
 from cgroupsize.files import Files, parse_uint
-from cgroupsize.model import CGROUP_FILE, Record, Value
+from cgroupsize.model import CGROUP_FILE, Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from cgroupsize.cgroups.locate import Location
-    from cgroupsize.cgroups.readers import Walk
 
 DEFAULT_PERIOD = 100000  # cpu.max with one field: the kernel's default period
 
@@ -24,20 +23,6 @@ USAGE = "memory.current"
 PEAK = "memory.peak"
 OOM_KILLS = ("memory.events", "oom_kill")
 WEIGHT = "cpu.weight"
-
-
-class MemoryReading(Record):
-    """What the memory files of the walk say: the hard limit's walk, ``memory.high``, swap.
-
-    ``memsw`` is v1's memory+swap limit (v2: always empty; ``swap`` is direct).
-    """
-
-    __slots__ = ("limit", "high", "swap", "memsw")
-    DEFAULTS = {"high": Value, "swap": Value, "memsw": Value}
-    limit: Walk
-    high: Value
-    swap: Value
-    memsw: Value
 
 
 def size(files: Files, inside: str, text: str) -> int | None:
