@@ -17,6 +17,7 @@ recipe ends in a warning and the command exec'd unchanged.
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from cgroupsize.model import Limits, Plan
 
 USAGE_HINT = "try 'cgroupsize --help'"
+PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader went away
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             code = _click_main(args)
     except KeyboardInterrupt:
-        code = 130
+        code = launch.INTERRUPTED
+    except OSError as exc:  # writing a report or --help: a closed pipe, a full disk
+        code = _output_failed(exc)
     except Exception as exc:  # a bug of ours: never a traceback, never a blocked start
         launch.error(f"internal error: {type(exc).__name__}: {exc}")
         code = launch.exec_command(command) if command else launch.PROBLEM
@@ -61,8 +65,12 @@ def run(command: list[str], env: dict[str, str], options: dict[str, Any] | None 
     if not command:
         launch.error(f"missing command to run ({USAGE_HINT})")
         return launch.USAGE
+    inner = is_cgroupsize(command, env)  # the inner one must see the container as it is: add nothing
+    if inner and not dry_run:
+        return launch.exec_command(command)
+    given = {**_given(options), "disable": True} if inner else _given(options)
     try:
-        limits, plan = prepare(command, env, _given(options), root=root, diagnostics=dry_run,
+        limits, plan = prepare(command, env, given, root=root, diagnostics=dry_run,
                                where=lambda s: s.option or s.env)
     except SettingError as exc:
         launch.error(f"{exc} ({USAGE_HINT})")
@@ -77,6 +85,10 @@ def run(command: list[str], env: dict[str, str], options: dict[str, Any] | None 
             return launch.PROBLEM
         launch.error(f"warning: cannot plan ({type(exc).__name__}: {exc}); starting the command unchanged")
         return launch.exec_command(command)
+    if inner:
+        plan.decisions.clear()
+        plan.info("the command is cgroupsize itself: it runs unchanged, with nothing added, so that it sees "
+                  "the container as it is")
     if dry_run:
         from cgroupsize import report
 
@@ -125,12 +137,71 @@ def print_limits(root: str, env: dict[str, str], options: dict[str, Any], as_jso
 
 
 def _out(text: str) -> None:
-    """Write a report to stdout; paths that are not UTF-8 print escaped, never crash."""
+    """Write a report to stdout and flush it; paths that are not UTF-8 print escaped.
+
+    A closed pipe, a full disk or a closed stdout raise OSError here, inside
+    :func:`main`, rather than at interpreter exit ("Exception ignored ...").
+    """
+    stream = sys.stdout
+    if stream is None:  # started with stdout closed (cgroupsize --print >&-)
+        raise OSError(errno.EBADF, "standard output is closed")
     try:
-        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     except (AttributeError, ValueError):  # replaced or detached stdout
         pass
-    sys.stdout.write(text)
+    stream.write(text)
+    stream.flush()
+
+
+def _output_failed(exc: OSError) -> int:
+    """The status for output that could not be written: 141 for a closed pipe (quietly, as
+    ``head`` expects of a writer), 1 with one line on stderr for anything else (ENOSPC, EBADF)."""
+    try:  # the interpreter flushes stdout at exit: give it somewhere harmless to write
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    if exc.errno == errno.EPIPE:
+        return PIPE_CLOSED
+    launch.error(f"cannot write to standard output: {exc.strerror or exc}")
+    return launch.PROBLEM
+
+
+def is_cgroupsize(command: list[str], env: dict[str, str]) -> bool:
+    """Whether ``command`` starts cgroupsize itself: by name, as the same script, or ``python -m cgroupsize``.
+
+    ``docker run IMAGE cgroupsize --print`` through ``ENTRYPOINT ["tini", "--",
+    "cgroupsize", "--"]`` runs cgroupsize in front of cgroupsize: the outer one
+    must add nothing, or the inner one reports our variables as the user's.
+    """
+    name = os.path.basename(command[0])
+    if name == "cgroupsize":
+        return True
+    if name.startswith("python"):
+        return _runs_module(command[1:]) == "cgroupsize"
+    me = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else None
+    path = launch.resolve(command[0], env)
+    try:
+        return me is not None and path is not None and os.path.samefile(path, me)
+    except (OSError, ValueError):
+        return False
+
+
+def _runs_module(args: list[str]) -> str | None:
+    """The module of ``python [OPTIONS] -m MODULE``, or None (a script, ``-c``, no ``-m``)."""
+    for i, arg in enumerate(args):
+        if not arg.startswith("-") or arg == "-" or arg.startswith("--"):
+            return None
+        flags = arg[1:]
+        for j, flag in enumerate(flags):
+            if flag == "m":
+                return flags[j + 1:] or (args[i + 1] if i + 1 < len(args) else None)
+            if flag == "c":  # a program text: no module
+                return None
+            if flag in "WX":  # an option with a value, attached (-Werror) or next
+                return _runs_module(args[i + (1 if flags[j + 1:] else 2):])
+    return None
 
 
 # -- the click door --------------------------------------------------------------
@@ -144,8 +215,18 @@ def _click_main(args: list[str]) -> int:
     command = build(run, print_limits)
     # click >= 8.2 raises this on a bare "cgroupsize"; 8.1 (Debian 12) has no such class.
     no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    if sys.stdout is None and {"-h", "--help", "--version"} & set(args):  # click would print nothing, exit 0
+        return _output_failed(OSError(errno.EBADF, "standard output is closed"))
+    # Shell completion (_CGROUPSIZE_COMPLETE=bash_source ...) only for a bare "cgroupsize": with
+    # arguments, a leftover variable must not turn "cgroupsize -v -- CMD" into a completion script.
+    # A name with "=" can never be set in the environment.
+    complete_var = None if not args else "_CGROUPSIZE_COMPLETE=only-without-arguments"
     try:
-        rv = command.main(args=args, prog_name="cgroupsize", standalone_mode=False)
+        rv = command.main(args=args, prog_name="cgroupsize", standalone_mode=False, complete_var=complete_var)
+    except SystemExit:  # click's own handling of a closed pipe (sys.exit(1))
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # newer click: _PacifyFlushWrapper
+            return _output_failed(OSError(errno.EPIPE, "broken pipe"))
+        raise
     except no_args as exc:
         click.echo(exc.ctx.get_help(), err=True)
         return launch.USAGE

@@ -151,11 +151,34 @@ def parse_mode(text: str) -> str:
 
 
 def parse_list(text: str) -> frozenset[str]:
-    """Names separated by commas or spaces, normalised by :func:`knob_key`."""
-    names = frozenset(knob_key(n) for n in text.replace(",", " ").split())
-    if "" in names:
-        raise ValueError("flag or variable names separated by commas, such as ActiveProcessorCount,MALLOC_ARENA_MAX")
-    return names
+    """Names of knobs the tool adds (runtimes.all_knobs()), separated by commas or spaces,
+    normalised by :func:`knob_key`. A name the tool does not know -- a typo, or a flag written
+    with its value (``-Xmx242m``, ``Xmx=1g``) -- is refused, with the close matches: a typo
+    must not silently leave a runtime sized after all."""
+    from cgroupsize.runtimes import all_knobs
+
+    words = text.replace(",", " ").split()
+    known = {knob_key(k): k for k in all_knobs()}
+    unknown = [w for w in words if "=" in w or knob_key(w) not in known]
+    if unknown or not words:
+        raise ValueError(_unknown_knobs(unknown, known))
+    return frozenset(knob_key(w) for w in words)
+
+
+def _unknown_knobs(unknown: list[str], known: dict[str, str]) -> str:
+    """The message for names --skip does not know: each with its close matches among the knobs."""
+    import difflib
+
+    hint = "names of flags and variables the tool adds, without values, separated by commas"
+    if not unknown:
+        return hint + ", such as ActiveProcessorCount,MALLOC_ARENA_MAX"
+    parts = []
+    for word in unknown[:5]:
+        close = difflib.get_close_matches(knob_key(word), list(known), n=3, cutoff=0.6)
+        if not close:  # "-Xmx242m": the flag with its value; compare without the trailing value
+            close = [k for k in known if knob_key(word).startswith(k)][:3]
+        parts.append(f"{word} (did you mean {' or '.join(known[c] for c in close)}?)" if close else word)
+    return f"{hint}; not one the tool adds: {', '.join(parts)}"
 
 
 _PARSERS = {

@@ -23,6 +23,7 @@ PYTHONWARNINGS=error and PYTHONINSPECT=1 with a command that runs
 """
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -386,3 +387,108 @@ def test_only_odd_blocks_need_libc_execve(block, monkeypatch, setenv, extra, pla
     env = launch.environment_for(None)
     assert env.plain is plain
     assert env.entries[len(env.entries) - len(extra):] == list(extra)
+
+
+# -- cgroupsize in front of cgroupsize ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outer, inner", [
+    ("script", "by name on PATH"), ("script", "python -I -m cgroupsize"), ("script", "another name, same script"),
+    ("python -m", "by name on PATH"), ("python -m", "python -I -m cgroupsize")])
+def test_cgroupsize_in_front_of_cgroupsize_adds_nothing(forms, outer, inner, tmp_path):
+    """ENTRYPOINT ["tini", "--", "cgroupsize", "--"] + ``docker run IMAGE cgroupsize --dry-run -- CMD``.
+
+    The outer run must add nothing: the inner one then plans CONTAINER_CPU_COUNT
+    itself instead of leaving it alone as "set by the user".
+    """
+    script, why = forms["script"]
+    if script is None:
+        pytest.skip(why)
+    outer_argv = tool(forms, outer)
+    if inner == "another name, same script":  # recognised by the script itself (its own path)
+        (tmp_path / "sizer").symlink_to(script[0])
+        inner_argv = [str(tmp_path / "sizer")]
+    elif inner == "by name on PATH":
+        inner_argv = ["cgroupsize"]
+    else:
+        inner_argv = [sys.executable, "-I", "-m", "cgroupsize"]
+    path = os.path.dirname(script[0]) + ":/usr/bin:/bin"
+    block = [b"PATH=" + path.encode(), b"LANG=C.UTF-8"] + (
+        [b"PYTHONPATH=" + os.fsencode(REPO)] if outer == "python -m" else [])
+    proc = launch_with(block, outer_argv + ["--"] + inner_argv + ["--dry-run", "--json", "--", "/bin/true"])
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert "CONTAINER_CPU_COUNT" in plan["env"], plan["notes"]
+
+
+# -- output: closed pipes, full disks, closed stdout; completion ---------------------------------------------
+
+OUTPUTS = [["--print"], ["--print", "--json"], ["--help"], ["--version"], ["--dry-run", "--", "/bin/true"]]
+
+
+@pytest.mark.parametrize("form", ["script", "python -m"])
+@pytest.mark.parametrize("args", OUTPUTS, ids=lambda a: " ".join(a))
+def test_output_into_a_closed_pipe_full_disk_or_closed_stdout(forms, form, args):
+    """``cgroupsize --print | head -0``: 141 and nothing on stderr. /dev/full or ``>&-``: 1 and one line."""
+    argv = tool(forms, form) + args
+    env = dict(os.environ, PYTHONPATH=REPO)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        piped = subprocess.run(argv, stdout=w, stderr=subprocess.PIPE, text=True, timeout=60, env=env, cwd="/")
+    finally:
+        os.close(w)
+    assert (piped.returncode, piped.stderr) == (141, "")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, env=env, cwd="/")
+    assert proc.returncode == 1
+    assert proc.stderr == "cgroupsize: cannot write to standard output: No space left on device\n"
+    proc = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh"] + argv, stderr=subprocess.PIPE, text=True,
+                          timeout=60, env=env, cwd="/")
+    assert proc.returncode == 1
+    assert proc.stderr == "cgroupsize: cannot write to standard output: standard output is closed\n"
+
+
+@pytest.mark.parametrize("form", ["script", "python -m"])
+def test_completion_only_without_arguments(forms, form):
+    """A leftover _CGROUPSIZE_COMPLETE must not turn ``cgroupsize -v -- CMD`` into a completion script."""
+    env = dict(os.environ, PYTHONPATH=REPO, _CGROUPSIZE_COMPLETE="bash_source")
+    proc = subprocess.run(tool(forms, form) + ["-v", "--", "/bin/sh", "-c", "echo ran"], capture_output=True,
+                          text=True, timeout=60, env=env, cwd="/")
+    assert (proc.returncode, proc.stdout) == (0, "ran\n"), proc.stderr
+    proc = subprocess.run(tool(forms, form), capture_output=True, text=True, timeout=60, env=env, cwd="/")
+    assert proc.returncode == 0 and "_cgroupsize_completion" in proc.stdout, proc.stderr
+
+
+# -- --skip names are checked -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, close", [("ActiveProcesorCount", "ActiveProcessorCount"), ("-Xmx242m", "Xmx"),
+                                          ("Xmx=1g", "Xmx"), ("MALLOC_ARENA_MAXX", "MALLOC_ARENA_MAX"),
+                                          ("no-such-knob", None)])
+@pytest.mark.parametrize("how", ["variable", "option"])
+def test_unknown_skip_name_is_a_usage_error(forms, value, close, how):
+    """A typo must not silently leave a runtime sized: exit 2, one line, the close matches."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    args = ["--", "/bin/true"]
+    if how == "variable":
+        env["CGROUPSIZE_SKIP"] = f"Xmx,{value}"
+    else:
+        args = [f"--skip=Xmx,{value}"] + args
+    proc = subprocess.run(tool(forms, "python -m") + args, capture_output=True, text=True, timeout=60, env=env,
+                          cwd="/")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and ("CGROUPSIZE_SKIP" if how == "variable" else "--skip") in lines[0], proc.stderr
+    if close:
+        assert f"{value} (did you mean {close}" in lines[0], lines
+    else:
+        assert value in lines[0] and "did you mean" not in lines[0], lines
+
+
+def test_known_skip_names_in_every_spelling_are_accepted(forms):
+    names = "-XX:ActiveProcessorCount, xmx --max_old_space_size,MALLOC_ARENA_MAX CONTAINER_CPU_COUNT"
+    env = dict(os.environ, PYTHONPATH=REPO, CGROUPSIZE_SKIP=names)
+    proc = subprocess.run(tool(forms, "python -m") + ["--", "/bin/true"], capture_output=True, text=True,
+                          timeout=60, env=env, cwd="/")
+    assert (proc.returncode, proc.stderr) == (0, "")
