@@ -111,6 +111,8 @@ def _strict(env: dict[str, str], options: dict[str, Any] | None) -> bool:
 
 def _say(plan: Plan, limits: Limits) -> None:
     """``-v`` lines and warnings on stderr; a reporting bug must not keep the command from starting."""
+    if not plan.warnings and not plan.settings.verbose:
+        return  # the usual start: nothing to say, and report.py stays unimported
     try:
         from cgroupsize import report
 
