@@ -1,6 +1,10 @@
 """Python plans: workers, thread pools, CPU count, malloc arenas over fixture limits."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from plan_fixtures import FIXTURES, GiB, MiB, limits, plan
@@ -167,3 +171,62 @@ def test_scripts_with_a_python_shebang(tmp_path):
     p = plan(["celery", "worker"], {"PATH": str(tmp_path)})
     assert p.runtime == "python" and "WEB_CONCURRENCY" not in p.added
     assert p.added["OMP_NUM_THREADS"] == "2"
+
+
+@pytest.mark.parametrize(
+    "argv, env, cpus, rounding, expected",
+    [
+        (["python3", "app.py"], {}, 1.5, "floor", "1"),
+        (["python3", "app.py"], {}, 1.5, "ceil", "2"),
+        (["python3", "app.py"], {}, 0.5, "floor", "1"),
+        (["python3", "app.py"], {}, 0.5, "ceil", "1"),
+        (["python3", "app.py"], {}, 2.5, "ceil", "3"),
+        (["python3", "app.py"], {}, 4, "ceil", "4"),  # a whole quota: the same either way
+        (["python3", "app.py"], {}, 4, "floor", "4"),
+        # gunicorn -w 2 at 3 CPUs: 1.5 per worker
+        (["gunicorn", "-w", "2", "app:app"], {}, 3, "floor", "1"),
+        (["gunicorn", "-w", "2", "app:app"], {}, 3, "ceil", "2"),
+        (["python3", "app.py"], {"OMP_NUM_THREADS": "8"}, 1.5, "ceil", "2"),  # the user's own variable stays
+    ],
+)
+def test_thread_rounding_covers_every_pool(argv, env, cpus, rounding, expected):
+    p = plan(argv, env, lim=limits(mem=2 * GiB, cpus=cpus), thread_rounding=rounding)
+    for name in THREADS:
+        if name in env:
+            assert name not in p.added and p.decision(name).source == "user"
+        else:
+            assert p.added[name] == expected, name
+            assert p.decision(name).source == "limit"
+
+
+def test_thread_rounding_default_is_floor():
+    p = plan(["python3", "app.py"], lim=limits(mem=2 * GiB, cpus=1.5))
+    assert p.added["OPENBLAS_NUM_THREADS"] == "1"
+    assert p.added["PYTHON_CPU_COUNT"] == "2"  # the CPU count itself is rounded up, as before
+
+
+def test_thread_rounding_rejects_other_values():
+    from cgroupsize.settings import SettingError, load
+
+    with pytest.raises(SettingError, match="CGROUPSIZE_THREAD_ROUNDING"):
+        load({"CGROUPSIZE_THREAD_ROUNDING": "nearest"}, {})
+
+
+@pytest.mark.parametrize("processes, expected", [("1", "8"), ("3", "2"), ("8", "1"), ("16", "1")])
+def test_processes_share_the_thread_pools(processes, expected):
+    p = plan(["celery", "worker"], lim=limits(mem=4 * GiB, cpus=8), runtime="python", processes=processes)
+    assert p.added.get("OMP_NUM_THREADS") == expected
+
+
+@pytest.mark.parametrize("rounding, threads", [("floor", "1"), ("ceil", "2")])
+def test_real_python_sees_the_pools(rounding, threads):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CGROUPSIZE_", "OMP_", "OPENBLAS_", "MKL_"))}
+    env.update(CGROUPSIZE_CPU_LIMIT="1.5", CGROUPSIZE_THREAD_ROUNDING=rounding)
+    code = "import os; print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))"
+    proc = subprocess.run([sys.executable, "-m", "cgroupsize", "--", sys.executable, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    host = os.cpu_count() or 1
+    # the variables are set only below the host's CPUs (a pool of the host's size is the library's own default)
+    want = threads if int(threads) < host else "None"
+    assert proc.stdout.split() == [want, want], proc.stdout

@@ -1,10 +1,10 @@
 """CPython: CPU count, numeric thread pools, worker processes, malloc arenas.
 
 CPython has no heap to cap; what goes wrong in containers is parallelism
-sized from the host (research/sizing.md §4): ``os.cpu_count()`` counts host
+sized from the host: ``os.cpu_count()`` counts host
 CPUs, OpenBLAS/OpenMP/MKL start one thread per host CPU in every process
 (OpenBLAS#6059, oneTBB#190: 20 s instead of 2), and gunicorn defaults to one
-worker. The plan (sizing.md §4(e)); each variable only if the user has not
+worker. The plan; each variable only if the user has not
 set it:
 
 * ``WEB_CONCURRENCY`` for gunicorn and uvicorn (``python -m gunicorn``,
@@ -16,9 +16,15 @@ set it:
   neither a memory limit nor a CPU bound (we would only repeat the host).
 * the thread pools of numeric libraries, ``OMP_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMEXPR_NUM_THREADS``,
-  ``BLIS_NUM_THREADS`` = ``max(1, floor(CPUs / workers))``: the quota itself
-  (not rounded up: spinning OpenMP threads suffer most from throttling),
-  shared among the worker processes; set when that is below the host's CPUs.
+  ``BLIS_NUM_THREADS`` = ``max(1, floor(CPUs / processes))``: the quota
+  shared among the worker processes (``CGROUPSIZE_PROCESSES`` or the worker
+  count), set when that is below the host's CPUs. Rounded down by default:
+  spinning OpenMP/OpenBLAS threads suffer most when the host is busy or the
+  quota throttles (a numpy request loop with 2 threads took 2.5-3.5x as long
+  as with 1 under 0.5-2 CPU quotas on a loaded 2-CPU host).
+  ``CGROUPSIZE_THREAD_ROUNDING=ceil`` rounds up instead, for every one of
+  these variables (the choice Go 1.25 made for GOMAXPROCS and automaxprocs'
+  users ask for: automaxprocs#13, #78, #79; golang/go#76835).
 * ``PYTHON_CPU_COUNT`` (read by Python 3.13+; ``-X cpu_count`` on the
   command line wins) and ``LOKY_MAX_CPU_COUNT`` (joblib) = our CPU count,
   when it is below the host's.
@@ -39,13 +45,24 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
                "BLIS_NUM_THREADS")
 
 
+def pool_size(cpus: float, workers: int, rounding: str) -> int:
+    """Threads per process: the CPUs shared among ``workers``, rounded ``floor`` or ``ceil``, at least 1."""
+    share = cpus / workers
+    whole = int(share + 1e-9)
+    if rounding == "ceil" and share - whole > 1e-9:
+        whole += 1
+    return max(1, whole)
+
+
 def threads_plan(p: Plan, argv: list[str], limits: Limits, workers: int) -> None:
     """Thread pools, PYTHON_CPU_COUNT, LOKY_MAX_CPU_COUNT."""
     host = limits.cpu.host.value
-    per_process = max(1, int(cpus_float(limits) / workers + 1e-9))  # rounded down
-    share = f" shared by {workers} workers" if workers > 1 else ""
+    rounding = p.settings.thread_rounding or "floor"
+    per_process = pool_size(cpus_float(limits), workers, rounding)
+    share = f" shared by {workers} processes" if workers > 1 else ""
     if (host is not None and per_process < host) or (host is None and (cpu_bounded(limits) or workers > 1)):
-        why = (f"{round(cpus_float(limits), 3):g} CPUs{share}, rounded down ({cpu_text(limits)}); "
+        how = "rounded down" if rounding == "floor" else "rounded up (CGROUPSIZE_THREAD_ROUNDING=ceil)"
+        why = (f"{round(cpus_float(limits), 3):g} CPUs{share}, {how} ({cpu_text(limits)}); "
                "numeric libraries start one thread per host CPU otherwise")
         for name in THREAD_VARS:
             p.set_unless_user(name, str(per_process), why, "limit")
@@ -75,5 +92,5 @@ def _x_option(argv: list[str], name: str) -> bool:
 
 def plan(p: Plan, target: Target, limits: Limits) -> None:
     workers = workers_plan(p, target, limits, WORKER_MEMORY)
-    threads_plan(p, p.argv if target.how == "direct" else [], limits, workers)
+    threads_plan(p, p.argv if target.how == "direct" else [], limits, p.settings.processes or workers)
     arenas_plan(p, limits)
