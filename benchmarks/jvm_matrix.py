@@ -55,7 +55,7 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import oom
+import oom  # noqa: E402  (benchmarks/oom.py: containers, counters, the --rev snapshot)
 
 rh = oom.rh
 SRC = HERE / "workloads" / "jvm"
@@ -146,7 +146,7 @@ class Build:
         src.mkdir(parents=True)
         text = (SRC / "feature.java.tmpl").read_text()
         parts = re.split(r"^//// FILE: (\S+)\n", text, flags=re.MULTILINE)[1:]
-        for name, body in zip(parts[::2], parts[1::2]):
+        for name, body in zip(parts[::2], parts[1::2], strict=True):
             body = (body.replace("PKG", TEMPLATE_PKG.replace("/", "."))
                     .replace("NAME", TEMPLATE_NAME).replace("SEED", str(TEMPLATE_SEED)))
             (src / name.replace("NAME", TEMPLATE_NAME)).write_text(body)
@@ -468,8 +468,9 @@ class Matrix:
     def heap_probe(self, mode: str, limit_mib: int, step: int = 32) -> dict:
         """Largest live set (a multiple of ``step`` MiB) HeapHog completes with: 4 threads,
         no extra metaspace or direct memory, 512 MiB of churn."""
-        argv_of = lambda live: ["java", "-cp", self.build.heaphog, "HeapHog", str(live), "512",
-                                "4", "64", "0", "0"]
+        def argv_of(live):
+            return ["java", "-cp", self.build.heaphog, "HeapHog", str(live), "512", "4", "64", "0", "0"]
+
         env, flags = None, ""
         if mode == "paketo":
             fl, why = paketo_flags(limit_mib * MiB, self.jvm_classes,
@@ -481,7 +482,9 @@ class Matrix:
         elif mode == "cgroupsize":
             ok, summary, _ = oom.tool_plan(self.bench, argv_of(0), limit_mib)
             flags = summary if ok else f"no plan: {summary}"
-        wrap = (lambda a: oom.TOOL + a) if mode == "cgroupsize" else (lambda a: a)
+        def wrap(argv):
+            return oom.TOOL + argv if mode == "cgroupsize" else argv
+
         lo, hi, probes, fail = 0, (limit_mib // step + 1) * step, [], None
         while hi - lo > step:
             mid = (lo + hi) // 2 // step * step

@@ -23,7 +23,7 @@ from runc_harness import skip_reason
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import jvm_matrix
+import jvm_matrix  # noqa: E402
 
 MiB = 1 << 20
 
