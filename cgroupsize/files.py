@@ -18,9 +18,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-# cgroup and /proc files are small; mountinfo on a busy host is a few MiB.
-# Anything past this is not a real file of the kind we read.
-MAX_READ = 32 << 20
+# cgroup and /proc files are small (a cpuset list of 8192 CPUs is 40 KB, /proc/self/cgroup at
+# most 17 hierarchies of PATH_MAX): a bigger one is not a real file of the kind we read, and
+# reading it whole would cost the memory the tool is there to protect (bounded on any input).
+MAX_READ = 256 << 10
+# mountinfo on a busy host is a few MiB (the kernel allows 100,000 mounts per namespace,
+# fs.mount-max): it is read line by line, keeping only the lines detection can use.
+MAX_SCAN = 64 << 20
+MOUNTINFO = "/proc/self/mountinfo"
 
 # "No such file" in all its shapes: the file, or a directory on its path, is
 # missing or is not a directory (a fixture or a kernel without the controller).
@@ -63,7 +68,9 @@ class Files:
         ``UNREADABLE`` notice. Never blocks, never raises.
         """
         try:
-            data = read_regular(self.path(inside), MAX_READ)
+            if inside == MOUNTINFO:
+                return self._scan_mountinfo()
+            data = read_regular(self.path(inside), MAX_READ + 1)
         except OSError as exc:
             if exc.errno not in _ABSENT:
                 self.notice(UNREADABLE, f"cannot read {inside}: {exc.strerror or exc}")
@@ -74,7 +81,41 @@ class Files:
         if data is None:
             self.notice(UNREADABLE, f"cannot read {inside}: not a regular file")
             return None
+        if len(data) > MAX_READ:
+            self.notice(MALFORMED, f"ignored {inside}: larger than {MAX_READ >> 10} KiB, which no file of "
+                        "its kind is")
+            return None
         return data.decode("utf-8", "surrogateescape")
+
+    def _scan_mountinfo(self) -> str | None:
+        """The lines of mountinfo detection can use (:class:`~cgroupsize.cgroups.mountinfo.Relevant`),
+        read in chunks: memory stays bounded whatever the file holds. OSError passes."""
+        from cgroupsize.cgroups.mountinfo import MAX_LINE, Relevant
+
+        fd = regular_fd(self.path(MOUNTINFO))
+        if fd is None:
+            self.notice(UNREADABLE, f"cannot read {MOUNTINFO}: not a regular file")
+            return None
+        keep, rest, size = Relevant(), b"", 0
+        try:
+            while size < MAX_SCAN:
+                chunk = os.read(fd, _CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                if len(rest) > MAX_LINE:  # a line without end: keep its start, enough to reject it
+                    rest = rest[:MAX_LINE + 1]
+                for line in lines:
+                    keep.feed(line.decode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
+        if rest:
+            keep.feed(rest.decode("utf-8", "surrogateescape"))
+        if size >= MAX_SCAN:
+            self.notice(MALFORMED, f"read only the first {MAX_SCAN >> 20} MiB of {MOUNTINFO}")
+        return keep.text()
 
     def is_dir(self, inside: str) -> bool:
         """Whether ``inside`` is a directory; an error other than "absent" adds a notice."""
@@ -171,7 +212,7 @@ def _show(text: str, limit: int = 40) -> str:
     return repr(t.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace"))
 
 
-def parse_uint(text, max_digits: int = 20) -> int | None:
+def parse_uint(text: str | None, max_digits: int = 20) -> int | None:
     """A whole number written in ASCII digits (at most ``max_digits``), else None.
 
     Not ``str.isdigit()`` + ``int()``: ``"²".isdigit()`` is True and ``int("²")``
@@ -191,12 +232,12 @@ def parse_uint(text, max_digits: int = 20) -> int | None:
 MAX_CPUS = 1 << 16
 
 
-def parse_cpu_list(text: str) -> set | None:
+def parse_cpu_list(text: str) -> set[int] | None:
     """CPUs in a kernel cpu list such as ``0-3,8,10-11`` (cpuset(7) "List format").
 
     None when the text is not a list; an empty list is an empty set.
     """
-    cpus = set()
+    cpus: set[int] = set()
     work = 0
     for part in text.strip().split(","):
         part = part.strip()

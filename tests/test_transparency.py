@@ -492,3 +492,53 @@ def test_known_skip_names_in_every_spelling_are_accepted(forms):
     proc = subprocess.run(tool(forms, "python -m") + ["--", "/bin/true"], capture_output=True, text=True,
                           timeout=60, env=env, cwd="/")
     assert (proc.returncode, proc.stderr) == (0, "")
+
+
+# -- hostile input: bounded (figures: benchmarks/startup.py --only hostile) ---------------------------------
+
+
+def _scale_fixture():
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    import scale_fixture
+
+    return scale_fixture
+
+
+def test_cgroup_mount_flood_keeps_the_answer(tmp_path):
+    """50,000 other cgroup2 mounts after ours (not under /sys/fs/cgroup): the same limits, from the same files."""
+    from cgroupsize.cgroups.detect import read_limits
+
+    root = str(tmp_path / "root")
+    expected = _scale_fixture().write(root, "v2", "small")
+    before = read_limits(root)
+    with open(os.path.join(root, "proc/self/mountinfo"), "a") as f:
+        for i in range(50_000):
+            f.write(f"{1000 + i} 30 0:{40 + i % 90} /pod{i} /host/ctr{i}/sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")
+    after = read_limits(root)
+    assert after.memory.limit.value == before.memory.limit.value == expected["memory"]
+    assert after.memory.limit.source == before.memory.limit.source == expected["memory_source"]
+    assert after.cpu.count == before.cpu.count == expected["cpu_count"]
+
+
+@pytest.mark.parametrize("content", ["one path", "many lines"])
+def test_oversized_proc_self_cgroup_is_ignored_with_a_notice(tmp_path, content):
+    """A /proc/self/cgroup no kernel writes (18 MB in the benchmark): a notice, the mount roots, no crash."""
+    from cgroupsize.cgroups.detect import read_limits
+
+    root = str(tmp_path / "root")
+    _scale_fixture().write(root, "v2", "small")
+    with open(os.path.join(root, "proc/self/cgroup"), "w") as f:
+        if content == "one path":
+            f.write("0::/" + "x/" * (200 << 10) + "\n")  # 400 KiB
+        else:
+            f.write("".join(f"{i + 1}:name=h{i}:/{'k' * 16}\n" for i in range(20_000)) + "0::/\n")
+    codes = [n.code for n in read_limits(root).notices]
+    assert "MALFORMED" in codes and "NO_CGROUP" in codes, codes
+
+
+def test_cgroup_path_longer_than_path_max_is_not_walked(tmp_path):
+    """Under the size cap but longer than the kernel can print: skipped (its 100,000 levels are not walked)."""
+    from cgroupsize.cgroups import proccgroup
+
+    assert proccgroup.parse("0::/" + "x/" * 100_000 + "\n") == (None, {})
+    assert proccgroup.parse("0::/a/b\n") == ("/a/b", {})
