@@ -36,8 +36,9 @@ _THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 REGISTRY = {r.name: r for r in (
     Runtime("jvm", "cgroupsize.runtimes.jvm", "jvm",
             ("ActiveProcessorCount", "Xmx", "UseSerialGC", "MaxMetaspaceSize", "ReservedCodeCacheSize",
-             "MaxDirectMemorySize"),
-            ("jvm_threads", "jvm_headroom")),
+             "MaxDirectMemorySize", "ExitOnOutOfMemoryError", "HeapDumpOnOutOfMemoryError", "HeapDumpPath",
+             "NativeMemoryTracking"),
+            ("jvm_threads", "jvm_headroom", "jvm_classes", "jvm_exit_on_oom", "heap_dump_dir", "jvm_diagnostics")),
     Runtime("node", "cgroupsize.runtimes.node", "node",
             ("max-old-space-size", "max-semi-space-size", "UV_THREADPOOL_SIZE", "WEB_CONCURRENCY"),
             ("node_heap_ratio", "node_reserve", "processes", "workers", "worker_memory")),
