@@ -239,7 +239,8 @@ def classify(cell: dict, text: str) -> tuple[str, str]:
     if m:
         return ("js-OOM" if oom.NODE_OOM.search(text) else
                 "ruby-NoMemoryError" if RUBY_NOMEM.search(text) else "py-MemoryError"), error
-    if rc == 0 and re.search(r"^OK\b", text, re.MULTILINE):
+    stopped = cell.get("stopped") and rc in (0, -15, 143)  # a server we stopped with SIGTERM
+    if (rc == 0 or stopped) and re.search(r"^OK\b", text, re.MULTILINE):
         return "ok", ""
     return f"error rc={rc}", error
 
@@ -251,10 +252,13 @@ def node_offheap(m: Matrix, limits, fractions, configs):
     for limit in limits:
         for frac in fractions:
             buffers = int(limit * frac)
+            argv = ["node", str(WORK / "cache_server.js"), str(buffers)]
             for config in configs:
-                m.run("node-offheap", config, ["node", str(WORK / "cache_server.js"), str(buffers)], limit,
-                      tool=config != "plain", key=f"{limit}/{frac:.0%}", timeout=240,
-                      env={"CGROUPSIZE_NODE_RESERVE": "0"} if config.endswith("reserve=0") else None)
+                m.run("node-offheap", config, argv, limit, tool=config != "plain", key=f"{limit}/{frac:.0%}",
+                      timeout=240)
+            if frac > 0.15 and "cgroupsize" in configs:  # the documented knob for Buffer-heavy services
+                m.run("node-offheap", "cgroupsize NODE_RESERVE=35%", argv, limit, tool=True,
+                      key=f"{limit}/{frac:.0%}", timeout=240, env={"CGROUPSIZE_NODE_RESERVE": "35%"})
 
 
 def node_workers(m: Matrix, limits):
@@ -335,7 +339,7 @@ def ruby_configs(quick=False):
 
 
 def ruby_alloc(m: Matrix, sweep_limit, pair_limits, seconds, repeats, quick=False):
-    argv = ["ruby", str(WORK / "report_jobs.rb"), "16", str(seconds)]
+    argv = ["ruby", str(WORK / "report_jobs.rb"), "16", str(seconds), "256"]
     for _ in range(repeats):
         for name, env in ruby_configs(quick):
             m.run("ruby-alloc", name, argv, sweep_limit, env=env, key=f"{sweep_limit}/{name}", timeout=60)
@@ -347,6 +351,29 @@ def ruby_alloc(m: Matrix, sweep_limit, pair_limits, seconds, repeats, quick=Fals
     for limit in pair_limits:
         for config in ("plain", "cgroupsize"):
             m.run("ruby-pair", config, argv, limit, tool=config != "plain", key=str(limit), timeout=60)
+
+
+def ruby_gc(m: Matrix, limit, repeats, docs=6000):
+    """doc_cache.rb (old-generation malloc garbage) with RUBY_GC_(OLD)MALLOC_LIMIT_MAX values."""
+    argv = ["ruby", str(WORK / "doc_cache.rb"), str(docs)]
+    for _ in range(repeats):
+        for mib in (None, 32, 16, 8):
+            v = str(mib * MiB) if mib else None
+            env = {"MALLOC_ARENA_MAX": "2", **({"RUBY_GC_MALLOC_LIMIT_MAX": v, "RUBY_GC_OLDMALLOC_LIMIT_MAX": v}
+                                                if v else {})}
+            m.run("ruby-gc", f"malloc limits {mib or 'default'}{' MiB' if mib else ''}", argv, limit, env=env,
+                  key=f"{limit}/{mib}", timeout=120)
+        m.run("ruby-gc", "cgroupsize", argv, limit, tool=True, key=f"{limit}/cgroupsize", timeout=120)
+
+
+def ruby_gc_table(m):
+    groups: dict = {}
+    for c in _cells(m, "ruby-gc"):
+        groups.setdefault((c["limit_mib"], c["config"]), []).append(c)
+    rows = [[limit, config, _f(_med(c["peak_mib"] for c in cs)), _f(_med(c["values"].get("secs") for c in cs), "{:.2f}"),
+             _f(_med(c["values"].get("majorGc") for c in cs)), ",".join(sorted({c["outcome"] for c in cs})),
+             cs[0].get("plan", "")[:70]] for (limit, config), cs in groups.items()]
+    return table(["limit", "ruby", "peak", "s", "major GCs", "outcome", "plan"], rows)
 
 
 def puma_runs(m: Matrix, limit=512, cpus=1.0, requests=300):
@@ -388,7 +415,7 @@ def _serve(proc, log: Path, port, requests) -> dict:
         pass
     with open(log, "a") as f:  # served or not, puma stopped on our signal
         print("OK", file=f)
-    return {"served": served, "requests": requests, "req_per_s": round(rate), "mode": mode,
+    return {"stopped": True, "served": served, "requests": requests, "req_per_s": round(rate), "mode": mode,
             "workers": int(workers.group(1)) if workers else 0,
             "single_worker_warning": "single worker is often a misconfiguration" in text}
 
@@ -536,7 +563,7 @@ def tool_kills(m) -> list[str]:
 # -- main ----------------------------------------------------------------------------------------
 
 
-PARTS = ("offheap", "workers", "semi", "live", "ruby", "puma", "python", "reserve")
+PARTS = ("offheap", "workers", "semi", "live", "ruby", "rubygc", "puma", "python", "reserve")
 
 
 def main(argv=None) -> int:
@@ -544,8 +571,12 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke subset (about 25 s)")
     p.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable)")
     p.add_argument("--limits", help="Node off-heap limits in MiB, comma-separated (default 256,512,1024,2048)")
+    p.add_argument("--buffers", help="Node Buffer shares of the limit in %%, comma-separated (default 0,10,30; "
+                                     "reserve: 0,10)")
     p.add_argument("--repeats", type=int, default=2, help="repeats of the throughput runs (default 2)")
     p.add_argument("--rev", help="run cgroupsize from this git revision instead of the working tree")
+    p.add_argument("--tool-path", metavar="DIR", help="run cgroupsize from this directory (a frozen copy holding "
+                                                      "the cgroupsize package) instead of the working tree")
     p.add_argument("--json", metavar="FILE", help="write every run to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="print each run as it ends")
     args = p.parse_args(argv)
@@ -569,6 +600,8 @@ def main(argv=None) -> int:
         if args.rev:
             source, sha = oom.snapshot(args.rev, workdir)
             report["cgroupsize"] = f"git revision {sha}"
+        elif args.tool_path:
+            source, report["cgroupsize"] = args.tool_path, f"copy in {args.tool_path}"
         else:
             source, report["cgroupsize"] = str(REPO), "working tree"
         print(f"cgroupsize: {report['cgroupsize']} of {REPO}; node {report['node']}, ruby {report['ruby']}, "
@@ -577,8 +610,9 @@ def main(argv=None) -> int:
         limits = [int(x) for x in args.limits.split(",")] if args.limits else \
             [256] if args.quick else [256, 512, 1024, 2048]
         sections = []
+        buffers = [int(x) / 100 for x in args.buffers.split(",")] if args.buffers else None
         if "offheap" in parts:
-            node_offheap(m, limits, [0.1] if args.quick else [0.0, 0.1, 0.3], ("plain", "cgroupsize"))
+            node_offheap(m, limits, buffers or ([0.1] if args.quick else [0.0, 0.1, 0.3]), ("plain", "cgroupsize"))
             sections.append(("Node: Buffers of a share of the limit, then a heap that grows without end "
                              "(cache_server.js)", offheap_table(m)))
         if "workers" in parts:
@@ -597,14 +631,19 @@ def main(argv=None) -> int:
                                    [[k, v["max_live_mib"], v["first_fail_mib"], v["first_fail"]]
                                     for k, v in report["node_live"].items()])))
         if "reserve" in parts:
-            report["node_reserve"] = node_reserve(m, limits, [0.1] if args.quick else [0.0, 0.1])
+            report["node_reserve"] = node_reserve(m, limits, buffers or ([0.1] if args.quick else [0.0, 0.1]))
             sections.append(("Node: largest --max-old-space-size whose leak still ends in V8's error "
                              "(semi-space limit/64 MiB, 1-16)", table(list(report["node_reserve"][0]),
                                                                      [list(r.values()) for r in report["node_reserve"]])))
         if "ruby" in parts:
-            ruby_alloc(m, 1024, [256], 1.5 if args.quick else 4, repeats, args.quick)
-            sections.append((f"Ruby: 16 threads building reports (report_jobs.rb), median of {repeats}",
+            ruby_alloc(m, 1024, [256], 1.5 if args.quick else 6, repeats, args.quick)
+            sections.append((f"Ruby: 16 threads building reports, the last 256 kept (report_jobs.rb), median of {repeats}",
                              ruby_table(m)))
+        if "rubygc" in parts:
+            for limit in (512,) if args.quick else (512, 1024):
+                ruby_gc(m, limit, repeats)
+            sections.append((f"Ruby: 64 parsed documents cached (doc_cache.rb), median of {repeats}",
+                             ruby_gc_table(m)))
         if "puma" in parts:
             puma_runs(m)
             sections.append(("puma 5 at 512 MiB / 1 CPU (puma_app.ru, 300 requests)", puma_table(m)))

@@ -1,14 +1,15 @@
 # Ruby workload for benchmarks/nrp_matrix.py: a threaded background-job worker (as
 # Sidekiq runs jobs) building reports: each job parses a JSON payload, builds rows
 # of strings and hashes, renders CSV and JSON, and keeps the last few results in a
-# shared cache. Many threads allocating at once is what makes glibc create arenas.
+# shared cache (the last KEEP, default 64). Many threads allocating at once is what makes glibc create arenas.
 #
-#   ruby report_jobs.rb THREADS SECONDS
+#   ruby report_jobs.rb THREADS SECONDS [KEEP]
 #
 # Prints "jobs=... jobsPerSec=... jobsPerCpuSec=... rssMiB=... gcCount=..." and "OK".
 require 'json'
 
 threads = Integer(ARGV[0] || 16)
+keep = Integer(ARGV[2] || 64)
 seconds = Float(ARGV[1] || 5)
 cache = {}
 lock = Mutex.new
@@ -36,7 +37,7 @@ workers = Array.new(threads) do |t|
     while Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
       csv, json = job(n)
       lock.synchronize do
-        cache[n % 64] = [csv, json]  # the last results, as a report cache would keep
+        cache[n % keep] = [csv, json]  # the last results, as a report cache would keep
         jobs += 1
       end
       n += threads
