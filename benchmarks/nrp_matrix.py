@@ -66,8 +66,8 @@ WORK = HERE / "workloads" / "nrp"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests"))
 
-import oom
-from cgroup_helpers import CONTROLLERS, V1, Cgroup, skip_reason
+import oom  # noqa: E402  (benchmarks/oom.py: snapshot, summarize_plan, table, NODE_OOM)
+from cgroup_helpers import CONTROLLERS, V1, Cgroup, skip_reason  # noqa: E402
 
 MiB = 1 << 20
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
@@ -116,12 +116,9 @@ class Matrix:
                 with open(p, "w") as f:
                     f.write("0")
 
-        out = open(log, "w")
-        try:
+        with open(log, "w") as out:  # the child keeps its own copy of the descriptor
             return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     preexec_fn=enter, cwd=str(self.workdir))
-        finally:
-            out.close()
 
     def finish(self, cg: Cgroup, proc: subprocess.Popen, timeout) -> tuple[int | None, bool]:
         try:
@@ -176,8 +173,8 @@ class Matrix:
 
 
 def _limits_of(cg: Cgroup):
-    read = lambda c, f: Path(V1, c, cg.rel, f).read_text().strip()
-    return [read("memory", "memory.limit_in_bytes"), read("cpu", "cpu.cfs_quota_us")]
+    return [Path(V1, c, cg.rel, f).read_text().strip()
+            for c, f in (("memory", "memory.limit_in_bytes"), ("cpu", "cpu.cfs_quota_us"))]
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -370,7 +367,8 @@ def ruby_gc_table(m):
     groups: dict = {}
     for c in _cells(m, "ruby-gc"):
         groups.setdefault((c["limit_mib"], c["config"]), []).append(c)
-    rows = [[limit, config, _f(_med(c["peak_mib"] for c in cs)), _f(_med(c["values"].get("secs") for c in cs), "{:.2f}"),
+    rows = [[limit, config, _f(_med(c["peak_mib"] for c in cs)),
+             _f(_med(c["values"].get("secs") for c in cs), "{:.2f}"),
              _f(_med(c["values"].get("majorGc") for c in cs)), ",".join(sorted({c["outcome"] for c in cs})),
              cs[0].get("plan", "")[:70]] for (limit, config), cs in groups.items()]
     return table(["limit", "ruby", "peak", "s", "major GCs", "outcome", "plan"], rows)
@@ -504,7 +502,8 @@ def ruby_table(m):
     for c in _cells(m, "ruby-alloc"):
         groups.setdefault(c["config"], []).append(c)
     rows = [[c0, cs[0]["limit_mib"], _f(_med(c["peak_mib"] for c in cs)),
-             _f(_med(c["values"].get("jobsPerCpuSec") for c in cs)), _f(_med(c["values"].get("jobsPerSec") for c in cs)),
+             _f(_med(c["values"].get("jobsPerCpuSec") for c in cs)),
+             _f(_med(c["values"].get("jobsPerSec") for c in cs)),
              ",".join(sorted({c["outcome"] for c in cs})), cs[0].get("plan", "")[:60]]
             for c0, cs in groups.items()]
     rows += [[f"{c['config']} (pair)", c["limit_mib"], _f(c.get("peak_mib")),
@@ -632,12 +631,13 @@ def main(argv=None) -> int:
                                     for k, v in report["node_live"].items()])))
         if "reserve" in parts:
             report["node_reserve"] = node_reserve(m, limits, buffers or ([0.1] if args.quick else [0.0, 0.1]))
+            rows = [list(r.values()) for r in report["node_reserve"]]
             sections.append(("Node: largest --max-old-space-size whose leak still ends in V8's error "
-                             "(semi-space limit/64 MiB, 1-16)", table(list(report["node_reserve"][0]),
-                                                                     [list(r.values()) for r in report["node_reserve"]])))
+                             "(semi-space limit/64 MiB, 1-16)", table(list(report["node_reserve"][0]), rows)))
         if "ruby" in parts:
             ruby_alloc(m, 1024, [256], 1.5 if args.quick else 6, repeats, args.quick)
-            sections.append((f"Ruby: 16 threads building reports, the last 256 kept (report_jobs.rb), median of {repeats}",
+            sections.append((f"Ruby: 16 threads building reports, the last 256 kept (report_jobs.rb), "
+                             f"median of {repeats}",
                              ruby_table(m)))
         if "rubygc" in parts:
             for limit in (512,) if args.quick else (512, 1024):
