@@ -9,7 +9,8 @@ directory, and without touching the host's network: ``--bridge none`` and
 involved. :meth:`Dockerd.stop` sends SIGTERM to the daemon's PID (it stops the
 containerd it started and the containers), waits, escalates to SIGKILL for
 any process it started that is still there, removes the cgroup parent and
-the temporary directory.
+the temporary directory. A daemon whose test process was killed before it
+could do that is stopped by the next run (:func:`remove_stale`).
 
 Usage::
 
@@ -97,6 +98,64 @@ class DockerError(AssertionError):
     pass
 
 
+def remove_stale() -> list[int]:
+    """Stop the daemons of earlier test runs whose process is gone (killed before it could clean up).
+
+    Only daemons this module started are touched: their ``--cgroup-parent`` is
+    ``cgroupsize-test-docker-<pid of the test process>``, and that PID no longer exists.
+    Returns the PIDs stopped.
+    """
+    stopped = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if not entry.isdigit() or not argv or os.path.basename(argv[0]) != "dockerd" or "--cgroup-parent" not in argv:
+            continue
+        parent = argv[argv.index("--cgroup-parent") + 1] if argv.index("--cgroup-parent") + 1 < len(argv) else ""
+        owner = parent.removeprefix("cgroupsize-test-docker-")
+        if parent == owner or not owner.isdigit() or os.path.exists(f"/proc/{owner}"):
+            continue
+        stale = Dockerd()
+        stale.cgroup_parent = parent
+        stale.proc = _Adopted(int(entry))
+        pidfile = argv[argv.index("--pidfile") + 1] if "--pidfile" in argv else ""
+        stale.dir = Path(pidfile).parent if pidfile.startswith("/tmp/csz-dockerd-") else None
+        stale.log = open(os.devnull, "wb")  # noqa: SIM115 (closed in stop())
+        stale.stop()
+        stopped.append(int(entry))
+    return stopped
+
+
+class _Adopted:
+    """The little of Popen that :meth:`Dockerd.stop` uses, for a daemon another run started."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if _alive(self.pid) else 0
+
+    def send_signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (timeout or 30)
+        while _alive(self.pid):
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("dockerd", timeout or 30)
+            time.sleep(0.1)
+        return 0
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
 class Dockerd:
     """One private ``dockerd``; use as a context manager or call :meth:`start` / :meth:`stop`."""
 
@@ -111,6 +170,7 @@ class Dockerd:
     # -- life cycle ------------------------------------------------------------
 
     def start(self) -> Dockerd:
+        remove_stale()
         # Short path: containerd's sockets live under the exec-root (108-byte limit).
         self.dir = Path(tempfile.mkdtemp(prefix="csz-dockerd-", dir="/tmp"))
         for sub in ("data", "exec", "config"):
