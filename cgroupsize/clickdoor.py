@@ -46,12 +46,25 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
+def _watch(root: str, seconds: float, other: bool) -> int:
+    """``--watch [SECONDS]``: the live view (cgroupsize/watch.py) until Ctrl-C."""
+    if other:
+        raise click.UsageError("--watch takes no command, --print, --dry-run or --json")
+    if not 0.1 <= seconds <= 86400:  # also refuses nan
+        raise click.UsageError(f"--watch: {seconds:g} is not a number of seconds from 0.1 to 86400")
+    from cgroupsize import watch
+
+    return watch.watch(root, seconds)
+
+
 def build(run: Callable[..., int], print_limits: Callable[..., int]) -> click.Command:
     """The ``cgroupsize`` click command; ``run`` and ``print_limits`` are the CLI's two actions."""
 
-    def cli(print_: bool, as_json: bool, dry_run: bool, root: str, command: tuple[str, ...],
+    def cli(print_: bool, as_json: bool, dry_run: bool, root: str, watch: float | None, command: tuple[str, ...],
             **options: Any) -> int:
         env = dict(os.environ)
+        if watch is not None:
+            return _watch(root, watch, bool(command or print_ or dry_run or as_json))
         if print_:
             if command:
                 raise click.UsageError("--print takes no command (use --dry-run to see a plan)")
@@ -68,6 +81,9 @@ def build(run: Callable[..., int], print_limits: Callable[..., int]) -> click.Co
                      help="Show what would be added to CMD, and why, instead of running it."),
         click.Option(["--root"], default="/", show_default=True, metavar="DIR", type=click.Path(file_okay=False),
                      help="Read /proc and /sys under DIR (a fixture tree) instead of this machine's."),
+        click.Option(["--watch"], type=float, is_flag=False, flag_value=2.0, default=None, metavar="[SECONDS]",
+                     help="Show usage, growth, breakdown, throttling and pressure live, every SECONDS "
+                          "(default 2), until Ctrl-C."),
     ]
     params += [_option(s) for s in SETTINGS if s.option]
     params.append(click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
@@ -81,7 +97,8 @@ def build(run: Callable[..., int], print_limits: Callable[..., int]) -> click.Co
     return click.Command(
         "cgroupsize", callback=cli, params=params,
         help="Run CMD sized to this container's memory and CPU limits, or show those limits."
-             "\n\n\b\n  cgroupsize [OPTIONS] [--] CMD [ARGS]...\n  cgroupsize --print [--json]",
+             "\n\n\b\n  cgroupsize [OPTIONS] [--] CMD [ARGS]...\n  cgroupsize --print [--json]"
+             "\n  cgroupsize --watch [SECONDS]",
         epilog=epilog, options_metavar="[OPTIONS]",
         context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"],
                           "max_content_width": WIDTH, "terminal_width": WIDTH},

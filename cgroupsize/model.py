@@ -372,8 +372,6 @@ class Limits(Record):
         }
         if self.diagnostics is not None:  # memory.stat, memory.events, pressure, ancestors, diagnostics
             out.update(self.diagnostics.to_dict())
-            out["notices"] += [n.message for n in self.diagnostics.notices]
-            out["notice_codes"] += [n.code for n in self.diagnostics.notices]
         return out
 
 

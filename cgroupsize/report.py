@@ -56,7 +56,13 @@ def _memory_rows(r: _Rows, limits: Limits) -> None:
     if m.high_binds:
         r.row("budget", fmt_bytes(m.effective.value) + " (memory.high: what plans size for)", m.high.source)
     r.value("swap", m.swap, f"{fmt_bytes(m.swap.value)} beyond the limit")
-    if m.oom_kills.value:
+    diag = limits.diagnostics
+    if diag is not None and diag.memory is not None:
+        from cgroupsize.cgroups.diagnostics import memory_rows
+
+        for label, text, source in memory_rows(diag.memory):
+            r.row(label, text, source)
+    elif m.oom_kills.value:
         r.row("OOM kills", f"{m.oom_kills.value} so far in this cgroup", m.oom_kills.source)
     r.row("host", fmt_bytes(m.host.value), m.host.source)
 
@@ -73,7 +79,13 @@ def _cpu_rows(r: _Rows, limits: Limits) -> None:
     r.row("online", cpus(c.host.value) if c.host.value is not None else "- CPUs", c.host.source)
     r.row("count", f"{c.count} (what runtimes will be told)", c.count_source)
     r.value("weight", c.weight, f"{c.weight.value} (a relative share; requests are not limits)")
-    if c.throttled.value:
+    diag = limits.diagnostics
+    if diag is not None and diag.cpu is not None:
+        from cgroupsize.cgroups.diagnostics import cpu_rows
+
+        for label, text, source in cpu_rows(diag.cpu):
+            r.row(label, text, source)
+    elif c.throttled.value:
         secs = (c.throttled_usec.value or 0) / 1e6
         r.row("throttled", f"{c.throttled.value} periods, {secs:.1f} s", c.throttled.source)
 
@@ -90,8 +102,19 @@ def limits_text(limits: Limits) -> str:
     _memory_rows(r, limits)
     r.lines.append("")
     _cpu_rows(r, limits)
-    if limits.notices:
-        r.lines += ["", "notices"] + [f"  - {n.message}" for n in limits.notices]
+    notices = list(limits.notices)
+    if limits.diagnostics is not None:
+        from cgroupsize.cgroups.diagnostics import READINGS, pressure_rows
+
+        r.lines += ["", "pressure (% of time some / all tasks stalled: last 10 s / last minute)"]
+        for label, text, source in pressure_rows(limits.diagnostics.pressure):
+            r.row(label, text, source)
+        readings = [n for n in limits.diagnostics.notices if n.code in READINGS]
+        notices += [n for n in limits.diagnostics.notices if n.code not in READINGS]
+        if readings:
+            r.lines += ["", "diagnosis"] + [f"  - {n.message}" for n in readings]
+    if notices:
+        r.lines += ["", "notices"] + [f"  - {n.message}" for n in notices]
     return "\n".join(r.lines) + "\n"
 
 

@@ -313,5 +313,18 @@ def _silence(out: TextIO) -> None:
 
 
 def watch(root: str = "/", interval: float = DEFAULT_INTERVAL) -> int:
-    """``--watch``: find the cgroups once, then :func:`run` on stdout."""
+    """``--watch``: find the cgroups once, then :func:`run` on stdout until Ctrl-C (status 0)."""
+    _interruptible()
     return run(find_target(root), interval)
+
+
+def _interruptible() -> None:
+    """Ctrl-C ends the view with status 0: the entry scripts make SIGINT kill the process (what the
+    exec'd command would get), so raise KeyboardInterrupt again -- unless SIGINT is ignored (nohup)."""
+    try:
+        import _signal  # not "signal": it imports enum for nothing needed here
+
+        if _signal.getsignal(_signal.SIGINT) != _signal.SIG_IGN:
+            _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    except (ImportError, OSError, ValueError):  # another interpreter, or not the main thread
+        pass

@@ -125,7 +125,7 @@ def test_corpus_covers_versions_and_missing_files():
     expect = [_load(n)["expect"] for n in CASES]
     assert len(CASES) >= 7
     assert {g["memory"]["version"] for g in given} == {"v1", "v2"}
-    scopes = [e.get("pressure_scope", {}).get("memory", "?") for e in expect]
+    scopes = [e.get("diagnostics", {}).get("pressure_scope", {}).get("memory", "?") for e in expect]
     for version in ("v1", "v2"):
         mine = [_load(n) for n in CASES if _load(n)["given"]["memory"]["version"] == version]
         assert any("NO_PSI" in m["notice_codes"] for m in mine), f"{version}: no case without PSI"
@@ -234,6 +234,138 @@ def test_no_typing_import_at_runtime():
     assert out.stdout.strip() == "False", out.stderr
 
 
+# -- through the command line -----------------------------------------------------------
+
+REPO = os.path.dirname(HERE)
+TOOL = [sys.executable, "-m", "cgroupsize"]
+
+
+def _tool(*args, timeout=60, **kw):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CGROUPSIZE_")}
+    env["PYTHONPATH"] = REPO
+    return subprocess.run([*TOOL, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout,
+                          check=False, **kw)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_print_json_has_the_keys(name):
+    """``--print --json --root`` finds the same levels as ``given`` and reports the same figures."""
+    exp = _load(name)
+    proc = _tool("--print", "--json", "--root", os.path.join(FIXTURES, name))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    data = json.loads(proc.stdout)
+    problems = [f"  {p}: expected {w!r}, actual {a!r}" for p, w, a in _mismatches(exp["expect"], data)]
+    codes = data["notice_codes"] + data["diagnostics"]["notice_codes"]
+    texts = "\n".join(data["notices"] + data["diagnostics"]["notices"])
+    problems += [f"  notice {c} expected" for c in exp["notice_codes"] if c not in codes]
+    problems += [f"  no notice says {t!r}" for t in exp["notice_texts"] if t not in texts]
+    assert not problems, f"{name}:\n" + "\n".join(problems)
+    for key in ("memory.stat", "memory.events", "pressure", "ancestors"):
+        assert key in data
+    assert set(data["memory.stat"]) == {"anon", "file", "kernel", "sock", "shmem"}
+    assert set(data["memory.events"]) == {"low", "high", "max", "oom", "oom_kill"}
+    assert set(data["pressure"]) == {"memory", "cpu", "io"}
+
+
+def test_print_text_shows_figures_sources_and_diagnosis():
+    proc = _tool("--print", "--root", os.path.join(FIXTURES, "v2_docker_cache_kills_throttled"))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for line in ("  file       310 MiB (page cache; 298 MiB of it reclaimable)  /sys/fs/cgroup/memory.stat",
+                 "  events     low 0, high 0, max 25, oom 2, oom_kill 2         /sys/fs/cgroup/memory.events",
+                 "  throttled  410 of 1000 periods (41 %), 12.3 s               /sys/fs/cgroup/cpu.stat",
+                 "  memory     some 23.4 / 12.0 %, full 5.2 / 2.0 %             /sys/fs/cgroup/memory.pressure"):
+        assert line in out.splitlines(), out
+    diagnosis = out.split("\ndiagnosis\n", 1)[1]
+    assert diagnosis.startswith("  - page cache is 62 % of usage (298 MiB)"), out
+    assert "2 OOM kills in this cgroup since it was created" in diagnosis
+    assert "notices" not in diagnosis  # nothing went wrong reading
+
+
+def test_print_text_without_psi_or_stat_says_unknown():
+    proc = _tool("--print", "--root", os.path.join(FIXTURES, "v2_missing_garbled_unreadable"))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "  memory     unknown" in proc.stdout
+    assert "no memory.stat breakdown in /sys/fs/cgroup" in proc.stdout
+    assert "no pressure stall information" in proc.stdout
+
+
+def test_garbled_diagnostics_files_do_not_make_strict_refuse(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(os.path.join(FIXTURES, "v2_docker_cache_kills_throttled"), root)
+    cg = root / "sys" / "fs" / "cgroup"
+    (cg / "memory.stat").write_text("anon lots\n")
+    (cg / "memory.pressure").write_text("some avg10=x\n")
+    proc = _tool("--strict", "--dry-run", "--root", str(root), "--", "true")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(_tool("--print", "--json", "--root", str(root)).stdout)
+    assert data["memory.stat"]["anon"] is None and "MALFORMED" in data["diagnostics"]["notice_codes"]
+    assert "MALFORMED" not in data["notice_codes"]  # detection itself had no problem
+
+
+def test_the_entrypoint_path_reads_no_diagnostics_file():
+    import subprocess
+
+    probe = (
+        "import os, sys\n"
+        "from cgroupsize import cli, launch\n"
+        "seen = []\n"
+        "real = os.open\n"
+        "os.open = lambda p, *a, **k: (seen.append(os.fsdecode(p)), real(p, *a, **k))[1]\n"
+        "launch._execve = lambda *a: None\n"
+        "try:\n"
+        "    cli.main(['--', 'true'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "os.open = real\n"
+        "print('\\n'.join(seen))\n"
+        "print('MODULE' if 'cgroupsize.cgroups.diagnostics' in sys.modules else 'none')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CGROUPSIZE_")}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, env=env,
+                          timeout=60, check=False)
+    lines = proc.stdout.splitlines()
+    assert lines and lines[-1] == "none", proc.stdout + proc.stderr
+    opened = [p for p in lines[:-1] if "/sys/fs/cgroup" in p or "/proc/pressure" in p]
+    assert opened, proc.stdout + proc.stderr  # the limits were read...
+    # (v1 memory.stat is read for hierarchical_memory_limit, a limit: once, and only on v1)
+    names = ("memory.events", "oom_control", "cpu.stat", "pressure", "memory.failcnt", "kmem", "swap.current")
+    assert [p for p in opened if any(n in p for n in names)] == []  # ...and nothing else
+    stat = [p for p in opened if p.endswith("/memory.stat")]
+    assert len(stat) <= 1 and all("/sys/fs/cgroup/memory/" in p for p in stat), stat
+
+
+@pytest.mark.parametrize("args", [["--watch", "0"], ["--watch", "nan"], ["--watch", "x"],
+                                  ["--watch", "1", "--", "true"], ["--print", "--watch"], ["--watch", "1", "--json"]])
+def test_watch_user_mistakes_are_one_line_and_exit_2(args):
+    proc = _tool(*args, "--root", os.path.join(FIXTURES, "v1_docker_kmem_cache_kills"))
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[:300], proc.stderr)
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_watch_ctrl_c_exits_0():
+    import signal
+    import subprocess
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CGROUPSIZE_")}
+    p = subprocess.Popen([*TOOL, "--watch", "0.2", "--root", os.path.join(FIXTURES, "v1_docker_kmem_cache_kills")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    try:
+        line = p.stdout.readline()  # the first sample is out: the loop runs
+        assert "usage=500Mi/512Mi(98%)" in line and "oom_kill=3" in line, line
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (p.returncode, err)
+    assert "Traceback" not in err and err.strip() == ""
+
+
 # -- real v1 cgroups on this machine ---------------------------------------------------
 
 V1_MEMORY = "/sys/fs/cgroup/memory"
@@ -278,6 +410,14 @@ def test_real_v1_oom_kill_is_counted_here_and_above(v1_cgroups):
     assert ancestors[f"{V1_MEMORY}/{parent.rel}"] == 0, ancestors
     assert diagnostics.ANCESTOR_OOM_KILLS not in [n.code for n in diag.notices]
     assert [n for n in files.notices] == []
+    # ... and --print, run in the cgroup, finds it by itself and says so.
+    from cgroup_helpers import print_json
+
+    data, _proc = print_json(job)
+    assert data["memory"]["dir"] == base
+    assert data["memory.events"]["oom_kill"] == 1, data["memory.events"]
+    assert "1 OOM kill in this cgroup since it was created" in "\n".join(data["diagnostics"]["notices"])
+    assert f"{V1_MEMORY}/{parent.rel}" in [a["dir"] for a in data["ancestors"]]
 
 
 @pytest.mark.cgroups
@@ -334,22 +474,6 @@ try:
 except ImportError:  # tests/ became a package
     from tests.support import uml
 
-# What --print will hand diagnostics, run in the guest's cgroup: detection, then collect().
-PROBE = r"""
-import json, sys
-from cgroupsize.files import Files
-from cgroupsize import watch
-from cgroupsize.cgroups import detect, diagnostics
-files = Files("/")
-where = detect.locate(files)
-diag = diagnostics.collect(files, where["memory"], where["cpu"])
-data = diag.to_dict()
-data["notice_codes"] = [n.code for n in diag.notices + files.notices]
-data["notices"] = [n.message for n in diag.notices + files.notices]
-with open(sys.argv[1], "w") as f:
-    json.dump(data, f)
-"""
-
 V2_SCRIPT = """
 mkdir -p $CG/app/job
 echo "+memory +cpu +pids" > $CG/app/cgroup.subtree_control
@@ -358,18 +482,15 @@ if [ -e $CG/app/job/memory.swap.max ]; then echo 0 > $CG/app/job/memory.swap.max
 echo $$ > $CG/app/job/cgroup.procs
 uname -r > $OUT/kernel
 if [ -e /proc/pressure/memory ]; then echo yes > $OUT/psi; else echo no > $OUT/psi; fi
-cat > $OUT/probe.py <<'PROBE_END'
-{probe}
-PROBE_END
-$PYTHON $OUT/probe.py $OUT/before.json
+$CGROUPSIZE --print --json > $OUT/before.json
 # an OOM kill: 200 MiB in a 64 MiB cgroup without swap (direct reclaim first: memory stall time)
 $PYTHON -c "b = b'x' * (200 << 20)" || echo $? > $OUT/oom-status
 # page cache over the limit: reclaimed, never killed
 head -c 100M /dev/zero > $OUT/big
 cat $OUT/big > /dev/null
 rm $OUT/big
-# a busy loop under a 0.1-CPU quota (only there: everything is 10x slower under it)
-echo "10000 100000" > $CG/app/job/cpu.max
+# a busy loop under a 0.5-CPU quota (only there: everything is slower under it)
+echo "50000 100000" > $CG/app/job/cpu.max
 $PYTHON -c "
 import time
 end = time.monotonic() + 1.5
@@ -377,7 +498,8 @@ while time.monotonic() < end:
     pass
 "
 echo "max 100000" > $CG/app/job/cpu.max
-$PYTHON $OUT/probe.py $OUT/after.json
+$CGROUPSIZE --print --json > $OUT/after.json
+$CGROUPSIZE --print > $OUT/after.txt
 """
 
 
@@ -387,7 +509,7 @@ def v2_guest():
     reason = uml.skip_reason()
     if reason is not None:
         pytest.skip(reason)
-    r = uml.run_in_guest(V2_SCRIPT.replace("{probe}", PROBE), mem="512M", timeout=180)
+    r = uml.run_in_guest(V2_SCRIPT, mem="512M", timeout=180)
     assert r.status == 0, str(r)
     return r, json.loads(r.files["before.json"]), json.loads(r.files["after.json"])
 
@@ -400,21 +522,24 @@ def test_real_v2_kill_and_throttling_are_counted(v2_guest):
     assert before["memory.events"]["oom_kill"] == 0, before
     assert after["memory.events"]["oom_kill"] == 1, after
     assert after["memory.events"]["oom"] >= 1 and after["memory.events"]["max"] >= 1, after["memory.events"]
-    assert after["sources"]["memory.events.oom_kill"] == f"{job}/memory.events"
+    assert after["diagnostics"]["sources"]["memory.events.oom_kill"] == f"{job}/memory.events"
     # v2 counts the kill in every level above too (hierarchical since 5.2); all of it is ours.
     assert {a["dir"]: a["oom_kill"] for a in after["ancestors"]} == {app: 1}, after["ancestors"]
-    assert "OOM_KILLS" in after["notice_codes"] and "ANCESTOR_OOM_KILLS" not in after["notice_codes"]
-    assert "1 OOM kill in this cgroup since it was created" in "\n".join(after["notices"])
+    codes = after["diagnostics"]["notice_codes"]
+    assert "OOM_KILLS" in codes and "ANCESTOR_OOM_KILLS" not in codes
+    assert "1 OOM kill in this cgroup since it was created" in "\n".join(after["diagnostics"]["notices"])
+    diagnosis = r.files["after.txt"].split("\ndiagnosis\n", 1)[-1]
+    assert "  - 1 OOM kill in this cgroup since it was created" in diagnosis, r.files["after.txt"]
     stat = after["memory.stat"]
     assert all(isinstance(stat[k], int) for k in ("anon", "file", "kernel", "sock", "shmem")), stat
     assert stat["file"] > 0  # the page cache of the file just read
-    t = after["throttling"]
+    t = after["diagnostics"]["throttling"]
     assert t["periods"] >= 10 and t["share"] > 0.5 and t["seconds"] > 0.5, t
-    assert "CPU_THROTTLED" in after["notice_codes"]
-    assert not {"MALFORMED", "UNREADABLE"} & set(after["notice_codes"]), after["notices"]
+    assert "CPU_THROTTLED" in codes
+    assert not {"MALFORMED", "UNREADABLE"} & set(codes + after["notice_codes"]), after
     if r.files["psi"].strip() == "no":  # a kernel without CONFIG_PSI: said so, nothing invented
         assert after["pressure"] == {"memory": None, "cpu": None, "io": None}
-        assert "NO_PSI" in after["notice_codes"]
+        assert "NO_PSI" in codes
 
 
 @pytest.mark.v2kernel
@@ -422,10 +547,10 @@ def test_real_v2_pressure_figures(v2_guest):
     r, before, after = v2_guest
     if r.files["psi"].strip() != "yes":
         pytest.skip(f"the user-mode Linux kernel here ({r.files['kernel'].strip()}) is built without CONFIG_PSI")
-    assert after["pressure_scope"] == {"memory": "cgroup", "cpu": "cgroup", "io": "cgroup"}, after
+    assert after["diagnostics"]["pressure_scope"] == {"memory": "cgroup", "cpu": "cgroup", "io": "cgroup"}, after
     for res in ("memory", "cpu"):  # reclaim before the kill; the throttled busy loop
         assert after["pressure"][res]["some"]["total"] > before["pressure"][res]["some"]["total"], (before, after)
-    assert "NO_PSI" not in after["notice_codes"]
+    assert "NO_PSI" not in after["diagnostics"]["notice_codes"]
 
 
 # -- --watch ---------------------------------------------------------------------------------

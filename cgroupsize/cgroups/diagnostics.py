@@ -61,8 +61,10 @@ from cgroupsize.units import fmt_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on the --print path; only mypy needs it
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Protocol
+
+    from cgroupsize.model import Limits
 
     class Where(Protocol):
         """Where one controller lives (``detect.Location`` has these)."""
@@ -93,6 +95,10 @@ CPU_THROTTLED = "CPU_THROTTLED"  # the CFS quota binds
 PRESSURE_HIGH = "PRESSURE_HIGH"  # tasks stall on a resource a large share of the time
 NO_PSI = "NO_PSI"  # no pressure stall information anywhere
 DIAGNOSTICS_UNKNOWN = "DIAGNOSTICS_UNKNOWN"  # a diagnostics file is missing: that figure is unknown
+
+# The codes that read the figures (the rest say a figure is unknown).
+READINGS = frozenset({PAGE_CACHE, SHMEM, KERNEL_MEMORY, SOCKET_MEMORY, OOM_KILLS, ANCESTOR_OOM_KILLS, LIMIT_HIT,
+                      HIGH_HIT, UNDER_OOM, CPU_THROTTLED, PRESSURE_HIGH})
 
 # Thresholds of the interpretations (shares of usage, of periods, of time).
 PAGE_CACHE_SHARE = 0.20
@@ -199,7 +205,12 @@ class Diagnostics:
         self.notices: list[Notice] = []
 
     def to_dict(self) -> dict[str, object]:
-        """The ``--print --json`` keys (a public contract) and their sources."""
+        """The ``--print --json`` keys (a public contract) and their sources.
+
+        The notices that read the figures (and say which are unknown) are
+        ``diagnostics.notices`` / ``diagnostics.notice_codes``: the top-level
+        ``notices`` stay about detecting the limits.
+        """
         mem, cpu = self.memory, self.cpu
         stat = mem.stat if mem else {k: Value() for k in STAT_KEYS}
         events = mem.events if mem else {k: Value() for k in EVENT_KEYS}
@@ -214,11 +225,15 @@ class Diagnostics:
             "memory.events": {k: v.value for k, v in events.items()},
             "pressure": {k: (p.to_dict() if p else None) for k, p in self.pressure.items()},
             "ancestors": [{"dir": a.dir, "oom_kill": a.oom_kill.value} for a in (mem.ancestors if mem else [])],
-            "swap_used": mem.swap.value if mem else None,
-            "under_oom": mem.under_oom.value if mem else None,
-            "throttling": _throttling_dict(cpu),
-            "pressure_scope": {k: (p.scope if p else None) for k, p in self.pressure.items()},
-            "sources": sources,
+            "diagnostics": {
+                "swap_used": mem.swap.value if mem else None,
+                "under_oom": mem.under_oom.value if mem else None,
+                "throttling": _throttling_dict(cpu),
+                "pressure_scope": {k: (p.scope if p else None) for k, p in self.pressure.items()},
+                "sources": sources,
+                "notices": [n.message for n in self.notices],
+                "notice_codes": [n.code for n in self.notices],
+            },
         }
 
 
@@ -248,6 +263,22 @@ def collect(files: Files, memory: Where | None, cpu: Where | None, memory_where:
         diag.cpu = read_cpu(files, cpu, cpu_where)
     diag.pressure = read_pressure(files, memory, cpu)
     diag.notices.extend(interpret(diag))
+    return diag
+
+
+def for_limits(files: Files, limits: Limits, locations: Mapping[str, Where | None]) -> Diagnostics:
+    """What ``--print`` adds to ``limits``: figures from the levels that set the limit and the quota.
+
+    Read problems of these files go to the result's notices, not to
+    ``limits.notices``: a garbled ``memory.stat`` must not make ``--strict``
+    refuse to start a command.
+    """
+    scoped = files.scoped()
+    hard, quota = limits.memory.limit, limits.cpu.quota
+    memory_where = hard.level if hard.value is not None and hard.origin == CGROUP_FILE else None
+    cpu_where = quota.level if quota.value is not None and quota.origin == CGROUP_FILE else None
+    diag = collect(scoped, locations.get("memory"), locations.get("cpu"), memory_where, cpu_where, hard.value)
+    diag.notices[:0] = scoped.notices
     return diag
 
 
@@ -638,7 +669,8 @@ def memory_rows(m: MemoryReport) -> list[tuple[str, str, str | None]]:
         rows.append(("under OOM", "yes: tasks paused, the OOM killer is disabled", m.under_oom.source))
     for a in m.ancestors:
         if a.oom_kill.value:
-            rows.append(("above", f"{a.oom_kill.value} OOM kills in {a.dir}", a.oom_kill.source))
+            n = a.oom_kill.value
+            rows.append(("above", f"{n} OOM kill{'s' if n != 1 else ''} in {a.dir}", a.oom_kill.source))
     return rows
 
 
