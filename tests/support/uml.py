@@ -50,7 +50,8 @@ The script's stdout and stderr go to files, never to the console.
 A guest that hangs is killed (its whole process group) after ``timeout``
 seconds, and ``GuestResult.status`` is then ``None``. Nothing is left behind:
 UML's own runtime directory (``uml_dir``) and the work directory are
-temporary unless ``workdir`` is given.
+temporary unless ``workdir`` is given; a guest whose test process was killed
+is killed by the next call (:func:`remove_stale`).
 
 Which kernel: ``$CGROUPSIZE_UML`` if set, else Debian's ``linux.uml``
 (package ``user-mode-linux``) if it boots here, else a newer UML from
@@ -170,6 +171,38 @@ def _boot(kernel: str, init: Path, work: Path, mem: str, timeout: float) -> tupl
     return time.monotonic() - start, timed_out
 
 
+def remove_stale() -> list[int]:
+    """Kill the guests of earlier test processes that died before their timeout could, remove their files.
+
+    Only kernels this module started are touched: their ``umid`` is
+    ``cgroupsize-<pid of the test process>-<n>`` and that PID no longer exists.
+    Each is the leader of its own process group, which is killed whole.
+    """
+    killed = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        umid = next((a[len("umid=cgroupsize-"):] for a in argv if a.startswith("umid=cgroupsize-")), None)
+        owner = umid.split("-")[0] if umid else ""
+        if not owner.isdigit() or os.path.exists(f"/proc/{owner}"):
+            continue
+        try:
+            if os.getpgid(int(entry)) != int(entry):
+                continue
+            os.killpg(int(entry), signal.SIGKILL)
+            killed.append(int(entry))
+        except (ProcessLookupError, PermissionError):
+            pass
+    for stale in Path(tempfile.gettempdir()).glob("cgroupsize-uml-*-*"):
+        owner = stale.name.split("-")[2]
+        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            shutil.rmtree(stale, ignore_errors=True)
+    return killed
+
+
 def _read_tree(out: Path) -> dict[str, str]:
     files = {}
     for p in sorted(out.rglob("*")):
@@ -199,8 +232,9 @@ def run_in_guest(script: str, mem: str = "1G", timeout: float = DEFAULT_TIMEOUT,
     kernel = kernel or find_kernel()
     if kernel is None:
         raise RuntimeError(skip_reason() or "no user-mode Linux kernel")
+    remove_stale()
     keep = workdir is not None
-    work = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="cgroupsize-uml-"))
+    work = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix=f"cgroupsize-uml-{os.getpid()}-"))
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o755)
     try:
