@@ -55,10 +55,11 @@ class Files:
 
         ``..`` is resolved lexically first, as if ``inside`` started at ``/``:
         a mount point such as ``/../../sys/fs/cgroup`` in a fixture's mountinfo
-        must not climb out of the root and read the real machine.
+        must not climb out of the root and read the real machine; symlinks
+        under a root resolve inside it (:func:`confined`).
         """
         inside = posixpath.normpath("/" + inside.lstrip("/"))
-        return inside if self.is_host else self.root + inside
+        return inside if self.is_host else confined(self.root, inside)
 
     def read(self, inside: str) -> str | None:
         """Text of a regular file (undecodable bytes kept by surrogateescape), or None.
@@ -143,6 +144,41 @@ class Files:
 
     def malformed(self, inside: str, text: str, expects: str) -> None:
         self.notice(MALFORMED, f"ignored {inside}: {_show(text)} is not {expects}")
+
+
+MAX_LINKS = 40  # symlinks followed in one path before ELOOP, as the kernel does (path_resolution(7))
+
+
+def confined(root: str, inside: str) -> str:
+    """``inside`` resolved under ``root`` as after chroot(2) to it: the real path, always in ``root``.
+
+    A symlink under a fixture root (or an image's root filesystem) means what
+    it means in the container: an absolute target starts again at ``root``
+    and ``..`` stops there, so no link reaches the machine's own /proc or
+    /sys. One readlink(2) per component; ELOOP past :data:`MAX_LINKS`.
+    """
+    todo = [p for p in inside.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = root + "/" + "/".join(done + [part])
+        try:
+            target = os.readlink(here)
+        except (OSError, ValueError):  # not a symlink, absent, a NUL byte: the open that follows says which
+            done.append(part)
+            continue
+        links += 1
+        if links > MAX_LINKS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), inside)
+        if target.startswith("/"):
+            done = []
+        todo[0:0] = [p for p in target.split("/") if p not in ("", ".")]
+    return root + "/" + "/".join(done)
 
 
 def regular_fd(path: str) -> int | None:

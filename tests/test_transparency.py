@@ -542,3 +542,42 @@ def test_cgroup_path_longer_than_path_max_is_not_walked(tmp_path):
 
     assert proccgroup.parse("0::/" + "x/" * 100_000 + "\n") == (None, {})
     assert proccgroup.parse("0::/a/b\n") == ("/a/b", {})
+
+
+# -- --root DIR: symlinks resolve inside DIR ----------------------------------------------------------------
+
+
+def test_root_symlinks_resolve_inside_the_root(tmp_path):
+    """As in the container: an absolute link starts again at DIR, ``..`` stops at it; never the machine's files."""
+    from cgroupsize.cgroups.detect import read_limits
+
+    root = tmp_path / "root"
+    expected = _scale_fixture().write(str(root), "v2", "small")
+    meminfo = root / "proc" / "meminfo"
+    (root / "data").mkdir()
+    os.replace(meminfo, root / "data" / "meminfo")
+    meminfo.symlink_to("/data/meminfo")  # absolute: the root's /data, not the machine's
+    status = root / "proc" / "self" / "status"
+    status.unlink()
+    status.symlink_to("../../../../../../../../../proc/self/status")  # climbs to the root's /proc/self/status
+    limits = read_limits(str(root))
+    with open(root / "data" / "meminfo") as f:
+        total_kb = int(f.read().split()[1])
+    assert limits.memory.host.value == total_kb * 1024  # the root's figure, through the absolute link
+    assert limits.memory.limit.value == expected["memory"]
+    assert any(n.code == "UNREADABLE" and "status" in n.message for n in limits.notices), limits.notices
+
+
+def test_root_symlink_to_the_machine_is_not_followed(tmp_path):
+    """A fixture whose /proc/meminfo links to /proc/meminfo: a loop inside the root, never the host's file."""
+    from cgroupsize.files import Files
+
+    root = tmp_path / "root"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "meminfo").symlink_to("/proc/meminfo")
+    (root / "etc").symlink_to("/etc")
+    files = Files(str(root))
+    assert files.read("/proc/meminfo") is None and files.read("/etc/hostname") is None
+    # Inside the root each link points at itself: a loop (ELOOP), where the machine's files were read before.
+    assert [n.code for n in files.notices] == ["UNREADABLE", "UNREADABLE"], files.notices
+    assert all("symbolic links" in n.message for n in files.notices), files.notices
