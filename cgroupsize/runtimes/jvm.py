@@ -415,17 +415,23 @@ def _metaspace(n: Needs) -> Region:
     return Region("metaspace", max(int(need * METASPACE_SLACK), floor), n.classes.source, n.classes.note, floor)
 
 
-def _threads(n: Needs) -> Region:
+def _touched(n: Needs) -> int:
+    """Stack one thread costs: 256Ki touched, never more than -Xss (a deep -Xss: a quarter of it)."""
     stack = n.found.size("stack") or STACK_DEFAULT
-    touched = min(stack, max(STACK_TOUCHED, stack // 4))
-    own = own_threads(n.cpus)
+    return min(stack, max(STACK_TOUCHED, stack // 4))
+
+
+def _thread_note(threads: int, n: Needs) -> str:
+    return (f"{threads} threads + {own_threads(n.cpus)} of the JVM's own x {fmt_size(_touched(n))} touched "
+            "(CGROUPSIZE_JVM_THREADS)")
+
+
+def _threads(n: Needs) -> Region:
+    touched, own = _touched(n), own_threads(n.cpus)
     if n.threads:
-        return Region("thread stacks", (n.threads + own) * touched, USER,
-                      f"{n.threads} threads (CGROUPSIZE_JVM_THREADS) + {own} of the JVM's own x {fmt_size(touched)}")
-    size = (SERVER_THREADS + own) * touched
-    return Region("thread stacks", size, ASSUMPTION,
-                  f"{SERVER_THREADS} threads + {own} of the JVM's own x {fmt_size(touched)} touched "
-                  "(CGROUPSIZE_JVM_THREADS)", (THREADS_FLOOR + own) * touched)
+        return Region("thread stacks", (n.threads + own) * touched, USER, _thread_note(n.threads, n))
+    return Region("thread stacks", (SERVER_THREADS + own) * touched, ASSUMPTION, _thread_note(SERVER_THREADS, n),
+                  (THREADS_FLOOR + own) * touched)
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -446,8 +452,10 @@ def budget(n: Needs) -> Budget:
     """Size every region for ``n.limit``; the user's figures are taken as given."""
     b = Budget(n.limit, predicted_gc(n.found, n.limit, n.cpus))
     b.add(_metaspace(n))
-    b.add(_sized(n, "code cache", "code", CODE_SHARE, CODE_MIN, CODE_MAX, CODE_FLOOR, "limit/20"))
-    b.add(_sized(n, "direct memory", "direct", DIRECT_SHARE, DIRECT_MIN, DIRECT_MAX, DIRECT_FLOOR, "13% of the limit"))
+    b.add(_sized(n, "code cache", "code", CODE_SHARE, CODE_MIN, CODE_MAX, CODE_FLOOR,
+                 "limit/20 (-XX:ReservedCodeCacheSize)"))
+    b.add(_sized(n, "direct memory", "direct", DIRECT_SHARE, DIRECT_MIN, DIRECT_MAX, DIRECT_FLOOR,
+                 "13% of the limit (-XX:MaxDirectMemorySize)"))
     b.add(_threads(n))
     total = n.classes.app + jvm_baseline()
     b.add(Region("JVM internals", INTERNALS + INTERNALS_PER_CLASS * total, DEFAULT,
@@ -506,6 +514,10 @@ def _fit(b: Budget, n: Needs) -> None:
         cut = min(r.size - r.floor, int((want - _room(b)) * (1 + share)) + 2)
         if cut > 0 and r.source != USER:
             r.size -= cut
+            if name == "thread stacks":  # fewer threads assumed, whole ones
+                kept = r.size // _touched(n) - own_threads(n.cpus)
+                r.size, r.note = (kept + own_threads(n.cpus)) * _touched(n), _thread_note(kept, n)
+            r.note += ", shrunk: the limit is tight"
             b.squeezed.append(name)
     room = _room(b)
     b.sane = room >= want
