@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:  # writing a report or --help: a closed pipe, a full disk
         code = _output_failed(exc)
     except Exception as exc:  # a bug of ours: never a traceback, never a blocked start
-        launch.error(f"internal error: {type(exc).__name__}: {exc}")
+        launch.error(f"internal error: {where_failed(exc)}")
         code = launch.exec_command(command) if command else launch.PROBLEM
     sys.exit(code)
 
@@ -79,12 +79,13 @@ def run(command: list[str], env: dict[str, str], options: dict[str, Any] | None 
         for problem in exc.problems:
             launch.error(f"{problem} (--strict)")
         return launch.PROBLEM
-    except Exception as exc:  # a bug of ours must not keep the application from starting
-        if _strict(env, options) or dry_run:
-            launch.error(f"internal error: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug of ours, or a value it could not use: never block the application
+        if _strict(env, options):
+            launch.error(f"internal error: cannot plan ({where_failed(exc)}) (--strict)")
             return launch.PROBLEM
-        launch.error(f"warning: cannot plan ({type(exc).__name__}: {exc}); starting the command unchanged")
-        return launch.exec_command(command)
+        limits, plan = _generic_only(command, env, given, root, dry_run, exc)
+        if plan is None:
+            return launch.exec_command(command) if not dry_run else launch.PROBLEM
     if inner:
         plan.decisions.clear()
         plan.info("the command is cgroupsize itself: it runs unchanged, with nothing added, so that it sees "
@@ -96,6 +97,33 @@ def run(command: list[str], env: dict[str, str], options: dict[str, Any] | None 
         return 0
     _say(plan, limits)
     return launch.exec_command(plan.argv, plan.added)
+
+
+def _generic_only(command: list[str], env: dict[str, str], given: dict[str, Any], root: str, dry_run: bool,
+                  exc: Exception) -> tuple[Any, Any]:
+    """After planning failed: the plan without the runtime's part (the CONTAINER_* variables still
+    set), or ``(None, None)`` if even that fails. The warning names where it failed, never a value:
+    exception texts quote what they could not parse (``int('¹²³')``), which may be a secret."""
+    from cgroupsize.recipe import prepare
+
+    try:
+        limits, plan = prepare(command, env, {**given, "runtime": "none"}, root=root, diagnostics=dry_run)
+    except Exception:
+        launch.error(f"warning: cannot plan ({where_failed(exc)})" + ("" if dry_run else
+                                                                     "; starting the command unchanged"))
+        return None, None
+    plan.warn(f"cannot plan for this runtime ({where_failed(exc)}): only the generic variables are set")
+    return limits, plan
+
+
+def where_failed(exc: BaseException) -> str:
+    """``ValueError at python.py:123``: the exception's type and the line that raised it, no message."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
 
 
 def _given(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -111,8 +139,6 @@ def _strict(env: dict[str, str], options: dict[str, Any] | None) -> bool:
 
 def _say(plan: Plan, limits: Limits) -> None:
     """``-v`` lines and warnings on stderr; a reporting bug must not keep the command from starting."""
-    if not plan.warnings and not plan.settings.verbose:
-        return  # the usual start: nothing to say, and report.py stays unimported
     try:
         from cgroupsize import report
 

@@ -18,8 +18,8 @@ The command prints its own ``/proc/self/environ``, so what is compared is
 what the kernel handed it. To check an older tree, install it for an
 interpreter (``pip install -e OLD``) and run this file with that interpreter
 from OLD/tests: every row fails on 0.1.0 except the ``python -I -B -m`` ones,
-PYTHONWARNINGS=error and PYTHONINSPECT=1 with a command that runs
-(regression rows).
+PYTHONWARNINGS=error, PYTHONINSPECT=1 with a command that runs, known
+``--skip`` spellings and NODE_OPTIONS with non-UTF-8 bytes (regression rows).
 """
 from __future__ import annotations
 
@@ -581,3 +581,56 @@ def test_root_symlink_to_the_machine_is_not_followed(tmp_path):
     # Inside the root each link points at itself: a loop (ELOOP), where the machine's files were read before.
     assert [n.code for n in files.notices] == ["UNREADABLE", "UNREADABLE"], files.notices
     assert all("symbolic links" in n.message for n in files.notices), files.notices
+
+
+# -- a value the tool cannot use: that part is skipped, never quoted --------------------------------------------
+
+ODD_VALUES = {
+    # id: (argv, variables); the value must appear in no message
+    "gunicorn -w '¹²³'": (["gunicorn", "-w", "¹²³", "app:app"], {}),
+    "WEB_CONCURRENCY='²'": (["gunicorn", "app:app"], {"WEB_CONCURRENCY": "²"}),
+    "JAVA_TOOL_OPTIONS not UTF-8, java started by a script": (
+        ["run-app"], {"JAVA_TOOL_OPTIONS": os.fsdecode(b"-Dx=\xff\xfe"), "CGROUPSIZE_RUNTIME": "jvm"}),
+    "NODE_OPTIONS not UTF-8": (["node", "server.js"], {"NODE_OPTIONS": os.fsdecode(b"--title=\xff")}),
+}
+
+
+@pytest.mark.parametrize("row", list(ODD_VALUES))
+def test_odd_values_keep_the_plan_and_are_never_quoted(forms, row, tmp_path):
+    """The command runs with the CONTAINER_* variables at least; no message quotes the odd value."""
+    argv, variables = ODD_VALUES[row]
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / argv[0]).write_text("#!/bin/sh\ncat /proc/self/environ\n")
+    (bindir / argv[0]).chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=REPO, PATH=f"{bindir}:{os.environ['PATH']}", CGROUPSIZE_MEMORY_LIMIT="1Gi",
+               **variables)
+    proc = subprocess.run(tool(forms, "python -m") + ["-vv", "--"] + argv, capture_output=True, timeout=60,
+                          env=env, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    assert b"CONTAINER_MEMORY_LIMIT=1073741824" in proc.stdout.split(b"\0")
+    odd = [os.fsencode(v) for v in variables.values() if not v.isascii()] + [
+        a.encode() for a in argv if not a.isascii()]
+    for value in odd:
+        assert value not in proc.stderr, proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+def test_a_planning_failure_keeps_the_generic_variables_and_quotes_nothing(monkeypatch, capsys):
+    """A runtime's plan that raises (a value it could not parse): generic variables still set, no value shown."""
+    from cgroupsize import cli
+    from cgroupsize.runtimes import go
+
+    def broken(p, target, limits):
+        int("SECRET-VALUE-42x")
+
+    monkeypatch.setattr(go, "plan", broken)
+    execs = []
+    monkeypatch.setattr(launch, "_execve", lambda path, argv, env: execs.append((argv, dict(env))))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--runtime", "go", "--", "/bin/true"])
+    assert exit_.value.code == 0
+    (argv, env), = execs
+    assert argv == ["/bin/true"] and "CONTAINER_CPU_COUNT" in env
+    err = capsys.readouterr().err
+    assert "SECRET-VALUE" not in err and "ValueError at test_transparency.py:" in err, err
