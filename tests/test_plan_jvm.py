@@ -91,6 +91,19 @@ def test_budget_adds_up_and_never_undercuts_hotspot(mib, cpus, classes, threads,
     assert b.regions["metaspace"].size >= int(jvm.metaspace_need(count) * jvm.METASPACE_SLACK_MIN)
 
 
+_OPTS = st.sampled_from(["-Xmx", "-Xms", "-Xss", "-Xmn", "-XX:MaxRAMPercentage=", "-XX:MinRAMFraction=", "-XX:MaxRAM=",
+                         "-XX:InitialCodeCacheSize=", "-XX:MaxMetaspaceSize=", "-XX:+UseG1GC", "-XX:-UseSerialGC",
+                         "-XX:Flags=", "@", "-cp", "-jar", "-XX:ThreadStackSize=", "-XX:MinHeapSize=", ""])
+
+
+@given(st.lists(st.tuples(_OPTS, st.text(max_size=12)), max_size=8), st.integers(1, 64 * 1024))
+@settings(max_examples=300, deadline=None)
+def test_any_command_line_gives_a_plan(parts, mib):
+    p = plan(["java", *(o + v for o, v in parts), "-version"], lim=limits(mem=mib * MiB, cpus=2))
+    assert p.runtime == "jvm"
+    assert all(b.size >= 0 for b in p.budget)
+
+
 @pytest.mark.parametrize("mib, heap", [(128, 64), (200, 100), (240, 120), (249, 126), (256, 126), (280, 126),
                                        (300, 126), (499, 126), (512, 128), (768, 192), (1024, 256), (2048, 512)])
 def test_hotspot_heap_is_what_jdk17_picks(mib, heap):
@@ -232,6 +245,14 @@ def test_user_heap_wins(argv, env, where):
 def test_users_heap_enters_the_budget(token, heap):
     p = plan(["java", token, "-jar", "a.jar"], lim=limits(mem=1 * GiB, cpus=2))
     assert region(p, "heap").size == heap * MiB and region(p, "heap").source == "user"
+
+
+@pytest.mark.parametrize("token", ["-XX:MaxRAMPercentage=nan", "-XX:MaxRAMPercentage=inf", "-XX:MinRAMFraction=0",
+                                   "-XX:MaxRAMPercentage=-5", "-XX:MaxRAM=zz", "-XX:MaxRAMFraction=1e400"])
+def test_odd_heap_settings_are_the_users_and_never_break_the_plan(token):
+    p = plan(["java", token, "-jar", "a.jar"], lim=limits(mem=1 * GiB, cpus=2))
+    assert p.decision("Xmx").source == "user"
+    assert region(p, "heap").size == 256 * MiB  # HotSpot's own rule: java refuses the odd value anyway
 
 
 @pytest.mark.parametrize(

@@ -205,9 +205,11 @@ def _ram(token: str, found: UserSettings) -> None:
     """Keep MaxRAM and the heap percentages (``-XX:MaxRAMPercentage=75.0``) by name."""
     name, _, value = token[4:].partition("=")
     try:
-        found.ram[name] = float(parse_jvm_size(value) or 0) if name == "MaxRAM" else float(value)
+        number = float(parse_jvm_size(value) or 0) if name in ("MaxRAM", "ErgoHeapSizeLimit") else float(value)
     except ValueError:
-        pass
+        return
+    if 0 < number < (1 << 62) and (not name.endswith("Percentage") or number <= 100):  # java refuses the rest
+        found.ram[name] = number
 
 
 def scan(tokens: Iterable[str], where: str, found: UserSettings,
