@@ -93,7 +93,8 @@ def build(run: Callable[..., int], print_limits: Callable[..., int]) -> click.Co
         f"  {s.env}\n" + textwrap.fill(f"{s.help} [default: {_default(s)}]", WIDTH - 2, initial_indent=" " * 6,
                                        subsequent_indent=" " * 6) for s in SETTINGS) + (
         "\n\n\b\nExit status: the command's own once it runs; 2 usage error,\n"
-        "126 not executable, 127 not found, 1 refused by --strict.\n")
+        "126 not executable, 127 not found (the message says what), 1 refused by\n"
+        "--strict or output not written, 141 output pipe closed, 130 interrupted.\n")
     return click.Command(
         "cgroupsize", callback=cli, params=params,
         help="Run CMD sized to this container's memory and CPU limits, or show those limits."
