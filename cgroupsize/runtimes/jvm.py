@@ -36,7 +36,8 @@ cap the JVM enforces or an assumption the plan states, with its source)::
   measured 7.4Mi at start, 10-34Mi for server workloads).
 * **direct memory** ``0.13 x limit`` from 64Mi to 1Gi
   (``-XX:MaxDirectMemorySize``; unset, NIO may allocate the heap's size
-  again: splice#434; 10Mi breaks Netty: java-buildpack-memory-calculator#20).
+  again: canton-network/splice#434; 10Mi breaks Netty:
+  cloudfoundry/java-buildpack-memory-calculator#20).
 * **JVM internals** 32Mi + 512 B per class (CDS archive 12Mi, symbols,
   arenas, compiler peaks of ~14Mi, libjvm; Symbol + class malloc measured
   ~250 B per class); **GC structures** Serial 1Mi + 0.4% of the heap
