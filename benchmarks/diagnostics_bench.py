@@ -6,8 +6,9 @@ Prints, in this order:
 1. **print**: interleaved rounds (``--rounds``, 3 warm-up rounds dropped) of
    ``python -c pass``, ``python -m cgroupsize --print`` and ``... --print
    --json`` on this machine; each run is ``os.posix_spawn`` + ``os.wait4``
-   timed with ``perf_counter_ns``, output to /dev/null. Medians, quartiles and
-   the ratio of each median to ``python -c pass`` (the target: at most 2x).
+   timed with ``perf_counter_ns`` (and its CPU time from ``wait4``), output to
+   /dev/null. Medians, quartiles and the ratio of each median to ``python -c
+   pass`` (the target: at most 2x).
 2. **collect**: ``diagnostics.collect()`` in-process on this machine's cgroups
    and on every fixture root under ``tests/fixtures/diagnostics`` (median of
    ``--calls``), and how many files one call opens.
@@ -38,19 +39,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _spawn_ns(argv: list[str], env: dict[str, str]) -> int:
+def _spawn_ns(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
+    """Wall time and CPU time (user + system, from wait4) of one run, in ns."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
         start = time.perf_counter_ns()
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
-        _, status, _ = os.wait4(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
         took = time.perf_counter_ns() - start
     finally:
         os.close(devnull)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv)} failed with {status}")
-    return took
+    return took, int((usage.ru_utime + usage.ru_stime) * 1e9)
 
 
 def bench_print(tree: str, rounds: int) -> None:
@@ -60,19 +62,23 @@ def bench_print(tree: str, rounds: int) -> None:
     commands = {"python -c pass": [py, "-c", "pass"],
                 "cgroupsize --print": [py, "-m", "cgroupsize", "--print"],
                 "cgroupsize --print --json": [py, "-m", "cgroupsize", "--print", "--json"]}
-    times: dict[str, list[int]] = {name: [] for name in commands}
+    wall: dict[str, list[int]] = {name: [] for name in commands}
+    cpu: dict[str, list[int]] = {name: [] for name in commands}
     for i in range(rounds + 3):
         for name, argv in commands.items():
-            t = _spawn_ns(argv, env)
+            w, c = _spawn_ns(argv, env)
             if i >= 3:
-                times[name].append(t)
-    base = statistics.median(times["python -c pass"])
+                wall[name].append(w)
+                cpu[name].append(c)
     print(f"\n== print: {rounds} interleaved rounds, {py} ({sys.version.split()[0]}), tree {tree}")
-    print(f"  {'command':<28} {'median ms':>9} {'q1':>7} {'q3':>7} {'x pass':>7}")
-    for name, ts in times.items():
-        q = statistics.quantiles(ts, n=4)
-        med = statistics.median(ts)
-        print(f"  {name:<28} {med / 1e6:9.1f} {q[0] / 1e6:7.1f} {q[2] / 1e6:7.1f} {med / base:7.2f}")
+    print("  (CPU = user + system time of the process: less disturbed than wall time on a busy machine)")
+    print(f"  {'command':<28} {'wall ms':>8} {'q1':>6} {'q3':>6} {'x pass':>6} {'CPU ms':>7} {'x pass':>6}")
+    base_w, base_c = statistics.median(wall["python -c pass"]), statistics.median(cpu["python -c pass"])
+    for name in commands:
+        q = statistics.quantiles(wall[name], n=4)
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(f"  {name:<28} {w / 1e6:8.1f} {q[0] / 1e6:6.1f} {q[2] / 1e6:6.1f} {w / base_w:6.2f} "
+              f"{c / 1e6:7.1f} {c / base_c:6.2f}")
     print("  target: --print within 2x python -c pass")
 
 

@@ -682,3 +682,48 @@ def test_report_rows_name_each_figure_and_its_file():
     assert diagnostics.cpu_rows(diag.cpu) == []  # no periods: no quota to be throttled by
     assert diagnostics.pressure_rows(diag.pressure)[1] == ("cpu", "some 55.0 / 51.1 % (whole machine)",
                                                            "/proc/pressure/cpu")
+
+
+def test_report_json_is_json_dumps_character_for_character():
+    """--print --json writes JSON without importing json (which imports re): same text as json.dumps(indent=2)."""
+    from cgroupsize.report import to_json
+
+    rng = random.Random(5)
+    chars = ['a', '"', '\\', '\n', '\t', '\x00', '\x1f', '\x7f', 'é', '\udcff', '😀', '/', '\u2028', '\x08', '\r']
+
+    def value(depth=0):
+        kind = rng.randrange(9 if depth < 3 else 6)
+        if kind == 0:
+            return rng.choice([None, True, False])
+        if kind == 1:
+            return rng.randrange(-10**20, 10**20)
+        if kind == 2:
+            return rng.choice([0.0, -0.0, 1.5, 1e300, 1e-300, 0.1, 0.41, float("nan"), float("inf"), float("-inf")])
+        if kind in (3, 4, 5):
+            return "".join(rng.choice(chars) for _ in range(rng.randrange(6)))
+        if kind == 6:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        if kind == 7:
+            return tuple(value(depth + 1) for _ in range(rng.randrange(3)))
+        return {"".join(rng.choice(chars) for _ in range(rng.randrange(4))): value(depth + 1)
+                for _ in range(rng.randrange(4))}
+
+    for _ in range(5000):
+        obj = value()
+        assert to_json(obj) == json.dumps(obj, indent=2) + "\n", repr(obj)
+    for name in CASES:
+        data = json.loads(_tool("--print", "--json", "--root", os.path.join(FIXTURES, name)).stdout)
+        assert to_json(data) == json.dumps(data, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("args", [["--print"], ["--print", "--json"]])
+def test_print_imports_neither_json_nor_re(args):
+    import subprocess
+
+    probe = ("import io, sys\nfrom cgroupsize import cli\nsys.stdout = io.StringIO()\n"
+             f"try:\n    cli.main({args!r})\nexcept SystemExit:\n    pass\n"
+             "sys.stdout = sys.__stdout__\n"
+             "print(sorted(m for m in ('re', 'json', 'typing', 'click') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, cwd=REPO,
+                          timeout=60, check=False)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
