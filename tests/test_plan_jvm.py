@@ -405,6 +405,16 @@ def test_diagnostics_switch():
     assert "-XX:NativeMemoryTracking=summary" not in plan(JAVA).flags
 
 
+def test_diagnostics_on_jdk8_log_gc_without_xlog(tmp_path):
+    jdk = tmp_path / "jdk8"
+    (jdk / "bin").mkdir(parents=True)
+    (jdk / "bin" / "java").write_text("#!/bin/sh\n")
+    (jdk / "bin" / "java").chmod(0o755)
+    (jdk / "release").write_text('JAVA_VERSION="1.8.0_372"\n')
+    p = plan(JAVA, {"PATH": str(jdk / "bin")}, jvm_diagnostics="1")
+    assert "-XX:+PrintGCDetails" in p.flags and not any(f.startswith("-Xlog") for f in p.flags)
+
+
 # -- where the flags go -------------------------------------------------------------------------
 
 

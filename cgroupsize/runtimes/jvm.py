@@ -118,7 +118,9 @@ HOTSPOT_MAX_HEAP_DEFAULT = 96 * MiB * 13 // 10
 SERVER_CLASS_MEMORY = 1792 * MiB  # 2 GiB - 256 MiB: os::is_server_class_machine()
 TOOL_OPTIONS_MAX = 1023  # JDK 8 drops a longer JAVA_TOOL_OPTIONS silently (arguments.cpp)
 DIAGNOSTICS = ("-XX:NativeMemoryTracking=summary", "-XX:+UnlockDiagnosticVMOptions", "-XX:+PrintNMTStatistics",
-               "-XX:+DisplayVMOutputToStderr", "-Xlog:gc,gc+heap+exit:stderr")
+               "-XX:+DisplayVMOutputToStderr")
+GC_LOG = "-Xlog:gc,gc+heap+exit:stderr"  # JDK 9+ unified logging; JDK 8 refuses -Xlog
+GC_LOG_8 = "-XX:+PrintGCDetails"  # JDK 8: each collection and the heap at exit (to stderr with the above)
 
 # -- recognising the user's settings -----------------------------------------------
 # launcher options whose value is the next argument (java --help)
@@ -581,7 +583,7 @@ def plan(p: Plan, target: Target, limits: Limits) -> None:
     else:
         _memory(p, target, found, limits, read_text)
     _on_oom(p, target, found)
-    _diagnostics(p, found)
+    _diagnostics(p, target, found)
     p.place_flags(target.how == "direct", "JAVA_TOOL_OPTIONS", f"{target.name} starts the JVM itself")
     value = p.env.get("JAVA_TOOL_OPTIONS", "")
     version = target.java_version
@@ -737,11 +739,12 @@ def heap_dump_path(folder: str) -> str:
     return os.path.join(os.path.abspath(folder), time.strftime("java-%%p-%Y%m%dT%H%M%SZ.hprof", time.gmtime()))
 
 
-def _diagnostics(p: Plan, found: UserSettings) -> None:
+def _diagnostics(p: Plan, target: Target, found: UserSettings) -> None:
     """CGROUPSIZE_JVM_DIAGNOSTICS=1: the native memory summary and a GC log, on stderr at exit."""
     if not getattr(p.settings, "jvm_diagnostics", False):
         return
+    v = target.java_version
     if p.mine("NativeMemoryTracking", found.where("nmt"), "-XX:NativeMemoryTracking"):
-        for flag in DIAGNOSTICS:
+        for flag in (*DIAGNOSTICS, GC_LOG_8 if v is not None and v[0] <= 8 else GC_LOG):
             p.flag("NativeMemoryTracking", flag, "CGROUPSIZE_JVM_DIAGNOSTICS: the native memory summary and the GC "
                    "log go to stderr (NMT costs a little memory per allocation and some start-up time)", USER)
