@@ -246,9 +246,10 @@ def _compact(n: int | None) -> str:
 
 def _width(out: TextIO) -> int:
     try:
-        return max(20, os.get_terminal_size(out.fileno()).columns - 1)
+        columns = os.get_terminal_size(out.fileno()).columns
     except (OSError, ValueError, AttributeError):
-        return 79
+        columns = 0
+    return max(20, columns - 1) if columns > 0 else 79  # a pty nobody sized says 0
 
 
 def run(target: Target, interval: float = DEFAULT_INTERVAL, out: TextIO | None = None, tty: bool | None = None,
