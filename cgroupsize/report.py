@@ -104,9 +104,10 @@ def limits_text(limits: Limits) -> str:
     _cpu_rows(r, limits)
     notices = list(limits.notices)
     if limits.diagnostics is not None:
-        from cgroupsize.cgroups.diagnostics import READINGS, pressure_rows
+        from cgroupsize.cgroups.diagnostics import READINGS, pressure_rows, pressure_scope
 
-        r.lines += ["", "pressure (% of time some / all tasks stalled: last 10 s / last minute)"]
+        scope = pressure_scope(limits.diagnostics.pressure)
+        r.lines += ["", f"pressure ({scope}: % of time some / all tasks stalled, last 10 s / last minute)"]
         for label, text, source in pressure_rows(limits.diagnostics.pressure):
             r.row(label, text, source)
         readings = [n for n in limits.diagnostics.notices if n.code in READINGS]

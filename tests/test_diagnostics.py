@@ -273,6 +273,7 @@ def test_print_text_shows_figures_sources_and_diagnosis():
     proc = _tool("--print", "--root", os.path.join(FIXTURES, "v2_docker_cache_kills_throttled"))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
+    assert "pressure (this cgroup: % of time some / all tasks stalled, last 10 s / last minute)" in out
     for line in ("  file       310 MiB (page cache; 298 MiB of it reclaimable)  /sys/fs/cgroup/memory.stat",
                  "  events     low 0, high 0, max 25, oom 2, oom_kill 2         /sys/fs/cgroup/memory.events",
                  "  throttled  410 of 1000 periods (41 %), 12.3 s               /sys/fs/cgroup/cpu.stat",
@@ -680,8 +681,12 @@ def test_report_rows_name_each_figure_and_its_file():
                         exp['given']['memory_where'].rsplit('/', 1)[0] + "/memory.events")
     assert len(above) == 3
     assert diagnostics.cpu_rows(diag.cpu) == []  # no periods: no quota to be throttled by
-    assert diagnostics.pressure_rows(diag.pressure)[1] == ("cpu", "some 55.0 / 51.1 % (whole machine)",
-                                                           "/proc/pressure/cpu")
+    assert diagnostics.pressure_rows(diag.pressure)[1] == ("cpu", "some 55.0 / 51.1 %", "/proc/pressure/cpu")
+    assert diagnostics.pressure_scope(diag.pressure) == "the whole machine"
+    diag.pressure["memory"].scope = "cgroup"
+    assert diagnostics.pressure_scope(diag.pressure) == "mixed"
+    assert diagnostics.pressure_rows(diag.pressure)[1][1] == "some 55.0 / 51.1 % (machine)"
+    assert diagnostics.pressure_scope({"memory": None, "cpu": None, "io": None}) == "unknown"
 
 
 def test_report_json_is_json_dumps_character_for_character():
@@ -727,3 +732,14 @@ def test_print_imports_neither_json_nor_re(args):
     proc = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, cwd=REPO,
                           timeout=60, check=False)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_watch_width_of_an_unsized_terminal(monkeypatch):
+    class Term:
+        def fileno(self):
+            return 1
+
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((0, 0)))
+    assert watch._width(Term()) == 79
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((120, 40)))
+    assert watch._width(Term()) == 119

@@ -685,7 +685,12 @@ def cpu_rows(c: CpuReport) -> list[tuple[str, str, str | None]]:
 
 
 def pressure_rows(pressure: dict[str, Pressure | None]) -> list[tuple[str, str, str | None]]:
-    """One row per resource: some and full, last 10 s / last minute, in %."""
+    """One row per resource: some and full, last 10 s / last minute, in %.
+
+    Which tasks the figures are about is in :func:`pressure_scope`; a row
+    says "machine" only when the resources differ in that.
+    """
+    mixed = pressure_scope(pressure) == "mixed"
     rows: list[tuple[str, str, str | None]] = []
     for res, p in pressure.items():
         if p is None:
@@ -694,5 +699,15 @@ def pressure_rows(pressure: dict[str, Pressure | None]) -> list[tuple[str, str, 
         text = f"some {p.some['avg10']:.1f} / {p.some['avg60']:.1f} %"
         if p.full is not None:
             text += f", full {p.full['avg10']:.1f} / {p.full['avg60']:.1f} %"
-        rows.append((res, text + ("" if p.scope == "cgroup" else " (whole machine)"), p.source))
+        rows.append((res, text + (" (machine)" if mixed and p.scope == "system" else ""), p.source))
     return rows
+
+
+def pressure_scope(pressure: dict[str, Pressure | None]) -> str:
+    """``this cgroup``, ``the whole machine``, ``mixed``, or ``unknown`` (no PSI)."""
+    scopes = {p.scope for p in pressure.values() if p is not None}
+    if not scopes:
+        return "unknown"
+    if len(scopes) > 1:
+        return "mixed"
+    return "this cgroup" if scopes == {"cgroup"} else "the whole machine"
