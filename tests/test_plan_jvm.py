@@ -86,8 +86,10 @@ def test_budget_adds_up_and_never_undercuts_hotspot(mib, cpus, classes, threads,
         assert r.size >= r.floor >= 0
     if b.sane:  # every cap and every estimate together fit the limit
         assert b.total() <= limit
-    else:  # too small even with every region at its floor
-        assert all(r.size == r.floor for r in b.regions.values() if r.name in jvm.SQUEEZE_ORDER)
+    else:  # too small even with every region at its floor: nothing shrunk (it would only add ways to fail)
+        assert b.squeezed == [] and b.heap.size == max(jvm.hotspot_heap(limit), jvm.HEAP_FLOOR)
+        floors = sum(r.floor for r in b.regions.values() if r.name != "GC structures")
+        assert b.heap.size + floors + b.regions["GC structures"].size > limit
     assert b.regions["metaspace"].size >= int(jvm.metaspace_need(count) * jvm.METASPACE_SLACK_MIN)
 
 
@@ -126,6 +128,14 @@ def test_heap_only_application_at_1gi_keeps_a_576mi_live_set():
 def test_heap_grows_with_the_limit():
     heaps = [size_of(plan(JAVA, lim=limits(mem=m * MiB, cpus=1)), "Xmx") for m in range(128, 8192, 64)]
     assert heaps == sorted(heaps)
+
+
+def test_too_small_keeps_the_usual_caps(tmp_path):
+    """35k classes + the JDK's at 512Mi do not fit with a heap: the direct-memory cap is not cut to 16Mi."""
+    p = plan(["java", "-cp", make_jar(tmp_path / "a.jar", 35_000, 2600), "Main"], lim=limits(mem=512 * MiB, cpus=2))
+    assert p.problems
+    assert size_of(p, "MaxDirectMemorySize") == 66 * MiB and size_of(p, "Xmx") == 128 * MiB
+    assert size_of(p, "MaxMetaspaceSize") >= 35_000 * (2000 + 2 * 2600) * 1.5
 
 
 @pytest.mark.parametrize("mem", [1, 2, 1000, 32 * MiB, 100 * MiB])

@@ -50,7 +50,10 @@ cap the JVM enforces or an assumption the plan states, with its source)::
   heap shrinks first, down to that floor; then the code cache (to 12Mi), the
   assumed threads (to 32 + the JVM's own), the metaspace slack (to 1.2) and
   direct memory (to 16Mi). If even that does not fit, the limit is too small
-  for the plan: a warning (``--strict`` refuses) and HotSpot's own heap.
+  for the plan: a warning (``--strict`` refuses), HotSpot's own heap and the
+  regions at their usual sizes (shrunk, they would only add ways to fail
+  where plain java runs: jvm-bench's 35k classes + 32Mi of direct buffers at
+  512Mi).
 
 Also: ``-XX:ActiveProcessorCount`` (our CPU count; skipped before 8u191),
 ``-XX:+UseSerialGC`` where the JVM itself would pick Serial for our figures
@@ -511,6 +514,25 @@ def _fit(b: Budget, n: Needs) -> None:
     b.users_floor = why != "HotSpot's own heap for this limit"
     given = user_heap(n.limit, n.found)
     want = given if given is not None else floor
+    before = {name: (r.size, r.note) for name, r in b.regions.items()}
+    _squeeze(b, n, want)
+    room = _room(b)
+    b.sane = room >= want
+    if not b.sane:  # shrinking cannot make it fit: it would only add ways to fail (a 16Mi direct cap...)
+        for name in b.squeezed:
+            b.regions[name].size, b.regions[name].note = before[name]
+        b.squeezed = []
+    if given is not None:
+        b.heap = Region("heap", given, USER, f"set in {n.found.where('heap')}")
+    elif b.sane:
+        b.heap = Region("heap", max(floor, room // HEAP_ALIGN * HEAP_ALIGN), LIMIT, "what the other regions leave")
+    else:
+        b.heap = Region("heap", floor, DEFAULT, why)
+    b.add(_gc_region(b, b.heap.size))
+
+
+def _squeeze(b: Budget, n: Needs, want: int) -> None:
+    """Shrink our regions in SQUEEZE_ORDER toward their floors until the heap gets ``want``."""
     share = GC_COST[b.gc[0]][1]
     for name in SQUEEZE_ORDER:
         if _room(b) >= want:
@@ -524,15 +546,6 @@ def _fit(b: Budget, n: Needs) -> None:
                 r.size, r.note = (kept + own_threads(n.cpus)) * _touched(n), _thread_note(kept, n)
             r.note += ", shrunk: the limit is tight"
             b.squeezed.append(name)
-    room = _room(b)
-    b.sane = room >= want
-    if given is not None:
-        b.heap = Region("heap", given, USER, f"set in {n.found.where('heap')}")
-    elif b.sane:
-        b.heap = Region("heap", max(floor, room // HEAP_ALIGN * HEAP_ALIGN), LIMIT, "what the other regions leave")
-    else:
-        b.heap = Region("heap", floor, DEFAULT, why)
-    b.add(_gc_region(b, b.heap.size))
 
 
 # -- classes: counted, declared or assumed ------------------------------------------------
