@@ -20,7 +20,7 @@ cgroups, memory+swap = the limit):
 * **young generation**: ``--max-semi-space-size`` = 16 (V8's 64-bit
   maximum) from a 1Gi budget, where it paid: on a JSON request loop with 256
   requests in flight 16 MiB did 1.4-2x the requests per CPU-second of 2-8
-  MiB at 256Mi-1Gi, for 5-12 MiB more peak memory. Below 1Gi, one MiB per
+  MiB at 256Mi-1Gi, for at most 12 MiB more peak memory. Below 1Gi, one MiB per
   128Mi rounded down to a power of two (V8 rounds the flag up to one): 2 at
   256Mi, 4 at 512Mi. 8 at 512Mi gained nothing measurable and cost the live
   set 24 MiB (344 instead of 368 MiB). Always set, counted inside B

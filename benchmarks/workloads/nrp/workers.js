@@ -7,7 +7,8 @@
 // "recipe", each worker gets resourceLimits.maxOldGenerationSizeMb = this
 // isolate's heap_size_limit / (WORKERS + 1): the README recipe, which splits the
 // heap Node was given among the main thread and its workers (no command-line
-// flag does: every isolate gets the whole --max-old-space-size).
+// flag does: every isolate gets the whole --max-old-space-size, and that flag, once
+// given, overrides resourceLimits: nodejs/node#43991).
 // Prints "heapLimitMiB=..." for the main thread, "worker N heapLimitMiB=..." per
 // worker, then "OK" when all finished; a worker that runs out of heap ends the
 // process with "worker N: ERR_WORKER_OUT_OF_MEMORY ... JavaScript heap out of memory"
