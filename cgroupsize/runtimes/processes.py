@@ -14,8 +14,8 @@
   single mode and keeps at least 1.
 * ``MALLOC_ARENA_MAX=2`` when there is a memory limit: glibc makes up to 8
   arenas per *host* core (mallopt(3), M_ARENA_MAX) and threaded servers bloat
-  with them (Heroku's default for Ruby and Python; 16 Ruby threads: 92 ->
-  71 MiB peak measured); not when ``GLIBC_TUNABLES`` sets
+  with them (Heroku's default for Ruby and Python; 16 Ruby threads: 168 ->
+  120 MiB peak measured); not when ``GLIBC_TUNABLES`` sets
   ``glibc.malloc.arena_max`` or another allocator is preloaded.
 * jemalloc preloaded (``LD_PRELOAD``, as Rails' Dockerfile does) and no
   ``MALLOC_CONF``: ``MALLOC_CONF=narenas:<CPUs>``: jemalloc makes 4 arenas

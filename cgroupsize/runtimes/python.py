@@ -20,7 +20,7 @@ set it:
   shared among the worker processes (``CGROUPSIZE_PROCESSES`` or the worker
   count), set when that is below the host's CPUs. Rounded down by default:
   spinning OpenMP/OpenBLAS threads suffer most when the host is busy or the
-  quota throttles (a numpy request loop with 2 threads took 2.5-3.5x as long
+  quota throttles (a numpy request loop with 2 threads took 3-4.5x as long
   as with 1 under 0.5-2 CPU quotas on a loaded 2-CPU host).
   ``CGROUPSIZE_THREAD_ROUNDING=ceil`` rounds up instead, for every one of
   these variables (the choice Go 1.25 made for GOMAXPROCS and automaxprocs'

@@ -11,9 +11,10 @@ benchmarks/nrp_matrix.py, Ruby 3.1, puma 5.6, real cgroups):
   512Mi (Ruby's defaults: 32Mi and 128Mi). Memory malloc'd by objects that
   reached the old generation (string bodies, parsed documents) is only
   returned by a major GC, which these limits trigger; on a job caching 64
-  parsed documents the peak was 157 MiB by default and with 32Mi, 113 with
-  16Mi, 60 with 8Mi, in about the same time. They tune when GC runs, never
-  a cap: a live set above them still fits. The names are the same from Ruby
+  parsed documents the peak was 158 MiB by default and with 32Mi, 120 with
+  16Mi, 59 with 8Mi, for 1.7x the time of that GC-bound loop (a serving app
+  spends far less of its time in GC). They tune when GC runs, never a cap:
+  a live set above them still fits. The names are the same from Ruby
   2.1 to 3.4 (gc.c, gc/default.c).
 * ``WEB_CONCURRENCY`` for puma and unicorn (``puma``, ``bundle exec puma``,
   ``rails server``; ``CGROUPSIZE_WORKERS=always`` for any program):
