@@ -410,6 +410,11 @@ class Cell:
     tail: str = ""
     argv: list = field(default_factory=list)
     plan: list = field(default_factory=list)  # cgroupsize --dry-run notes: its assumptions
+    warnings: list = field(default_factory=list)  # cgroupsize --dry-run warnings
+
+    def warned(self) -> bool:
+        """Did the plan say the limit is too small for it (outside its assumptions)?"""
+        return bool(self.warnings) or "cgroupsize: warning:" in self.tail
 
     def short(self) -> str:
         o = {"completed": "ok", "kernel-kill": "KILL", "refused": "refused"}.get(
@@ -449,6 +454,7 @@ class Matrix:
             if env:
                 cell.flags = " ".join(f"{k}={v}" for k, v in env.items()) + ": " + cell.flags
             cell.plan = data.get("notes", []) if ok and isinstance(data, dict) else []
+            cell.warnings = data.get("warnings", []) if ok and isinstance(data, dict) else []
             argv = oom.TOOL + argv
         elif mode == "paketo":
             flags, why = paketo_flags(limit_mib * MiB, self.jvm_classes, self.app_classes(w))
@@ -543,7 +549,9 @@ def verdict(cells: list[Cell], probes: list[dict]) -> dict:
                     f"{w} @ {limit} MiB: plain completed ({plain.short()}), "
                     f"{what} {c.short()} [{c.flags}]")
             if c.outcome == "kernel-kill":
-                kills.append(f"{w} @ {limit} MiB: {what} {c.short()} [{c.flags}]")
+                note = "; the plan warned the limit is too small" if c.warned() else ""
+                kills.append(f"{w} @ {limit} MiB: {what} {c.short()}, plain "
+                             f"{plain.short() if plain else '-'}{note} [{c.flags}]")
         if mode == "paketo" and plain and plain.outcome == "completed" and c.outcome != "completed":
             paketo_broken.append(f"{w} @ {limit} MiB: paketo {c.short()}")
     probe = {p["mode"]: p.get("max_live_mib") for p in probes}
