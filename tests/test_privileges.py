@@ -353,6 +353,18 @@ def test_container_pid_1_gets_the_signal_and_its_status_is_the_containers(runc_h
     monkeypatch.setattr(runc_harness, "new_name", new_name)
     results = {}
 
+    def handles(pid, sig):
+        """Whether ``pid`` is ready for ``sig``: a PID 1 ignores a signal it set no handler for, so
+        SIGTERM sent before the shell ran its ``trap`` would be lost (SIGKILL needs none)."""
+        if sig == "KILL":
+            return True
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+        except (OSError, StopIteration, ValueError):
+            return False
+        return bool(caught >> (getattr(signal, "SIG" + sig) - 1) & 1)
+
     def kill_when_running(sig, marker):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -365,8 +377,8 @@ def test_container_pid_1_gets_the_signal_and_its_status_is_the_containers(runc_h
                             cmdline = f.read()
                     except OSError:
                         cmdline = b""
-                    if cmdline.startswith(b"sh\0") and marker in cmdline:  # cgroupsize has exec'd sh
-                        results["pid"] = pid
+                    if cmdline.startswith(b"sh\0") and marker in cmdline and handles(pid, sig):
+                        results["pid"] = pid  # cgroupsize has exec'd sh, and sh has set its trap
                         subprocess.run(runc_harness._runc("kill", names[-1], sig), capture_output=True)
                         return
             time.sleep(0.05)
