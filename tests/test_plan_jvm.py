@@ -88,9 +88,12 @@ def test_budget_adds_up_and_never_undercuts_hotspot(mib, cpus, classes, threads,
         assert b.total() <= limit
     else:  # too small even with every region at its floor: nothing shrunk (it would only add ways to fail)
         assert b.squeezed == [] and b.heap.size == max(jvm.hotspot_heap(limit), jvm.HEAP_FLOOR)
-        floors = sum(r.floor for r in b.regions.values() if r.name != "GC structures")
-        assert b.heap.size + floors + b.regions["GC structures"].size > limit
-    assert b.regions["metaspace"].size >= int(jvm.metaspace_need(count) * jvm.METASPACE_SLACK_MIN)
+    if b.sane:
+        assert b.regions["metaspace"].size >= int(jvm.metaspace_need(count) * jvm.METASPACE_SLACK_MIN)
+    else:  # never more metaspace than the limit could hold beside the heap and the other floors
+        others = sum(r.floor for k, r in b.regions.items() if k not in ("metaspace", "GC structures"))
+        held = limit - b.heap.size - b.regions["GC structures"].size - others
+        assert b.regions["metaspace"].size <= max(held, jvm.METASPACE_CAP_MIN) + 2
 
 
 _OPTS = st.sampled_from(["-Xmx", "-Xms", "-Xss", "-Xmn", "-XX:MaxRAMPercentage=", "-XX:MinRAMFraction=", "-XX:MaxRAM=",
@@ -131,11 +134,13 @@ def test_heap_grows_with_the_limit():
 
 
 def test_too_small_keeps_the_usual_caps(tmp_path):
-    """35k classes + the JDK's at 512Mi do not fit with a heap: the direct-memory cap is not cut to 16Mi."""
+    """35k classes + the JDK's at 512Mi do not fit with a heap: the direct-memory cap is not cut to 16Mi,
+    metaspace gets what the limit can hold (more than the classes need, less than the slack would ask)."""
     p = plan(["java", "-cp", make_jar(tmp_path / "a.jar", 35_000, 2600), "Main"], lim=limits(mem=512 * MiB, cpus=2))
     assert p.problems
-    assert size_of(p, "MaxDirectMemorySize") == 66 * MiB and size_of(p, "Xmx") == 128 * MiB
-    assert size_of(p, "MaxMetaspaceSize") >= 35_000 * (2000 + 2 * 2600) * 1.5
+    assert size_of(p, "MaxDirectMemorySize") == 72 * MiB and size_of(p, "Xmx") == 128 * MiB
+    assert 35_000 * (2000 + 2 * 2600) < size_of(p, "MaxMetaspaceSize") < (512 - 128 - 64) * MiB
+    assert "capped at what the limit can hold" in region(p, "metaspace").note
 
 
 @pytest.mark.parametrize("mem", [1, 2, 1000, 32 * MiB, 100 * MiB])
@@ -530,6 +535,12 @@ def test_plan_is_pure():
     before = dict(os.environ)
     plan(argv, env, runtime="jvm")
     assert env == {"JAVA_TOOL_OPTIONS": "-Dx=1"} and argv == JAVA and dict(os.environ) == before
+
+
+def test_64mi_of_direct_buffers_fit_at_256mi():
+    """Plain java runs 64 MiB of direct buffers beside a full heap at 256Mi (its direct limit: the heap)."""
+    p = plan(JAVA, lim=limits(mem=256 * MiB, cpus=1))
+    assert size_of(p, "MaxDirectMemorySize") > 64 * MiB and size_of(p, "Xmx") == 126 * MiB and not p.problems
 
 
 def test_small_fixture_shrinks_in_order():

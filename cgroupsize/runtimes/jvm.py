@@ -34,7 +34,7 @@ cap the JVM enforces or an assumption the plan states, with its source)::
 * **code cache** ``limit/20`` from 24Mi to HotSpot's own 240Mi
   (``-XX:ReservedCodeCacheSize``; a full one stops the JIT, nothing fails;
   measured 7.4Mi at start, 10-34Mi for server workloads).
-* **direct memory** ``0.13 x limit`` from 64Mi to 1Gi
+* **direct memory** ``0.13 x limit`` from 72Mi (64Mi of buffers fit) to 1Gi
   (``-XX:MaxDirectMemorySize``; unset, NIO may allocate the heap's size
   again: canton-network/splice#434; 10Mi breaks Netty:
   cloudfoundry/java-buildpack-memory-calculator#20).
@@ -47,13 +47,15 @@ cap the JVM enforces or an assumption the plan states, with its source)::
 * **heap** (``-Xmx``) is what is left, never less than what HotSpot takes by
   itself (``hotspot_heap``: half the limit below 249.6Mi, 124.8Mi rounded up
   to 126Mi up to 499Mi, a quarter above). When the rest does not fit, the
-  heap shrinks first, down to that floor; then the code cache (to 12Mi), the
-  assumed threads (to 32 + the JVM's own), the metaspace slack (to 1.2) and
-  direct memory (to 16Mi). If even that does not fit, the limit is too small
-  for the plan: a warning (``--strict`` refuses), HotSpot's own heap and the
-  regions at their usual sizes (shrunk, they would only add ways to fail
-  where plain java runs: jvm-bench's 35k classes + 32Mi of direct buffers at
-  512Mi).
+  heap shrinks first, down to that floor; then the code cache (to 8Mi), the
+  assumed threads (to the JVM's own), the metaspace slack (to 1.2), the
+  headroom (to half) and direct memory (to 16Mi). If even that does not fit,
+  the limit is too small for the plan: a warning (``--strict`` refuses),
+  HotSpot's own heap and the regions at their usual sizes (shrunk, they
+  would only add ways to fail where plain java runs: 35k classes + 32Mi of
+  direct buffers at 512Mi), except metaspace, capped at what the limit
+  could hold beside the heap and every other region's floor (beyond that
+  the kernel would kill the JVM anyway: now it says OutOfMemoryError).
 
 Also: ``-XX:ActiveProcessorCount`` (our CPU count; skipped before 8u191),
 ``-XX:+UseSerialGC`` where the JVM itself would pick Serial for our figures
@@ -96,13 +98,14 @@ CLASS_BYTES_DEFAULT = 3200  # class-file bytes when unknown: the mean over Debia
 JDK_METASPACE = 8 * MiB  # the JDK's own classes, mostly from the CDS archive (1-3.6Mi measured)
 METASPACE_SLACK = 1.5
 METASPACE_SLACK_MIN = 1.2
+METASPACE_CAP_MIN = 16 * MiB  # the least cap on a too-small limit (hello world commits ~1Mi, CDS aside)
 DEFAULT_CLASSES = 15_000  # assumed when nothing can be counted (Spring Boot services load 15k-40k)
 SERVER_THREADS = 200  # Tomcat's maxThreads
-THREADS_FLOOR = 32  # assumed threads kept when the limit is tight (plus the JVM's own)
+THREADS_FLOOR = 0  # assumed threads kept when the limit is tight (besides the JVM's own)
 STACK_TOUCHED = 256 * KiB
 STACK_DEFAULT = 1 * MiB  # HotSpot's ThreadStackSize on Linux x64 and aarch64
-CODE_SHARE, CODE_MIN, CODE_MAX, CODE_FLOOR = 1 / 20, 24 * MiB, 240 * MiB, 12 * MiB
-DIRECT_SHARE, DIRECT_MIN, DIRECT_MAX, DIRECT_FLOOR = 0.13, 64 * MiB, 1 * GiB, 16 * MiB
+CODE_SHARE, CODE_MIN, CODE_MAX, CODE_FLOOR = 1 / 20, 24 * MiB, 240 * MiB, 8 * MiB  # tiered needs >= 2496K
+DIRECT_SHARE, DIRECT_MIN, DIRECT_MAX, DIRECT_FLOOR = 0.13, 72 * MiB, 1 * GiB, 16 * MiB
 INTERNALS = 32 * MiB
 INTERNALS_PER_CLASS = 512
 GC_COST = {  # (fixed, share of the heap)
@@ -468,8 +471,9 @@ def budget(n: Needs) -> Budget:
     total = n.classes.app + jvm_baseline()
     b.add(Region("JVM internals", INTERNALS + INTERNALS_PER_CLASS * total, DEFAULT,
                  f"32Mi + 512 B x {total} classes"))
-    b.add(Region("headroom", int(n.limit * n.headroom), DEFAULT if n.headroom == 0.05 else USER,
-                 f"{round(n.headroom * 100, 1):g}% (CGROUPSIZE_JVM_HEADROOM)"))
+    headroom = int(n.limit * n.headroom)
+    b.add(Region("headroom", headroom, DEFAULT if n.headroom == 0.05 else USER,
+                 f"{round(n.headroom * 100, 1):g}% (CGROUPSIZE_JVM_HEADROOM)", headroom // 2))
     _fit(b, n)
     return b
 
@@ -505,7 +509,7 @@ def _room(b: Budget) -> int:
     return int(rest / (1 + share))  # negative when the regions alone exceed the limit
 
 
-SQUEEZE_ORDER = ("code cache", "thread stacks", "metaspace", "direct memory")
+SQUEEZE_ORDER = ("code cache", "thread stacks", "metaspace", "headroom", "direct memory")
 
 
 def _fit(b: Budget, n: Needs) -> None:
@@ -522,6 +526,7 @@ def _fit(b: Budget, n: Needs) -> None:
         for name in b.squeezed:
             b.regions[name].size, b.regions[name].note = before[name]
         b.squeezed = []
+        _cap_metaspace(b, want)
     if given is not None:
         b.heap = Region("heap", given, USER, f"set in {n.found.where('heap')}")
     elif b.sane:
@@ -529,6 +534,24 @@ def _fit(b: Budget, n: Needs) -> None:
     else:
         b.heap = Region("heap", floor, DEFAULT, why)
     b.add(_gc_region(b, b.heap.size))
+
+
+def _cap_metaspace(b: Budget, heap: int) -> None:
+    """On a limit too small for the plan, no more metaspace than the limit could ever hold.
+
+    That is the limit less the heap and every other region at its floor:
+    metaspace beyond it would end in a kernel kill whatever the others do,
+    so the cap turns that death into an OutOfMemoryError: Metaspace.
+    """
+    m = b.regions["metaspace"]
+    if m.source == USER:
+        return
+    fixed, share = GC_COST[b.gc[0]]
+    others = sum(r.floor for k, r in b.regions.items() if k not in ("metaspace", "GC structures"))
+    left = b.limit - heap - int(heap * share) - fixed - others
+    if left < m.size:
+        m.size = m.floor = max(left, METASPACE_CAP_MIN)
+        m.note += ", capped at what the limit can hold (an OutOfMemoryError: Metaspace, not a kernel kill)"
 
 
 def _squeeze(b: Budget, n: Needs, want: int) -> None:
