@@ -93,7 +93,9 @@ def test_budget_adds_up_and_never_undercuts_hotspot(mib, cpus, classes, threads,
     else:  # never more metaspace than the limit could hold beside the heap and the other floors
         others = sum(r.floor for k, r in b.regions.items() if k not in ("metaspace", "GC structures"))
         held = limit - b.heap.size - b.regions["GC structures"].size - others
-        assert b.regions["metaspace"].size <= max(held, jvm.METASPACE_CAP_MIN) + 2
+        assert b.regions["metaspace"].size <= max(held, jvm.metaspace_least(count), jvm.METASPACE_CAP_MIN) + 2
+        assert b.regions["metaspace"].size >= min(jvm.metaspace_least(count), int(
+            jvm.metaspace_need(count) * jvm.METASPACE_SLACK))
 
 
 _OPTS = st.sampled_from(["-Xmx", "-Xms", "-Xss", "-Xmn", "-XX:MaxRAMPercentage=", "-XX:MinRAMFraction=", "-XX:MaxRAM=",
@@ -535,6 +537,13 @@ def test_plan_is_pure():
     before = dict(os.environ)
     plan(argv, env, runtime="jvm")
     assert env == {"JAVA_TOOL_OPTIONS": "-Dx=1"} and argv == JAVA and dict(os.environ) == before
+
+
+def test_20k_classes_at_256mi_keep_what_they_take_at_the_least(tmp_path):
+    """Plain java runs 20k classes at 256Mi (~94 MiB of metaspace): a too-small plan caps no lower."""
+    p = plan(["java", "-cp", make_jar(tmp_path / "a.jar", 20_000, 2600), "Main"], lim=limits(mem=256 * MiB, cpus=1))
+    assert p.problems and size_of(p, "Xmx") == 126 * MiB
+    assert size_of(p, "MaxMetaspaceSize") >= 20_000 * (1000 + 2 * 2600)
 
 
 def test_64mi_of_direct_buffers_fit_at_256mi():

@@ -55,7 +55,9 @@ cap the JVM enforces or an assumption the plan states, with its source)::
   would only add ways to fail where plain java runs: 35k classes + 32Mi of
   direct buffers at 512Mi), except metaspace, capped at what the limit
   could hold beside the heap and every other region's floor (beyond that
-  the kernel would kill the JVM anyway: now it says OutOfMemoryError).
+  the kernel would kill the JVM anyway: now it says OutOfMemoryError), but
+  never below what the classes take at the least (1,000 B + 2 x class-file
+  bytes each).
 
 Also: ``-XX:ActiveProcessorCount`` (our CPU count; skipped before 8u191),
 ``-XX:+UseSerialGC`` where the JVM itself would pick Serial for our figures
@@ -98,6 +100,7 @@ CLASS_BYTES_DEFAULT = 3200  # class-file bytes when unknown: the mean over Debia
 JDK_METASPACE = 8 * MiB  # the JDK's own classes, mostly from the CDS archive (1-3.6Mi measured)
 METASPACE_SLACK = 1.5
 METASPACE_SLACK_MIN = 1.2
+METASPACE_LEAST_PER_CLASS = 1000  # bytes per class measured before any method runs hot
 METASPACE_CAP_MIN = 16 * MiB  # the least cap on a too-small limit (hello world commits ~1Mi, CDS aside)
 DEFAULT_CLASSES = 15_000  # assumed when nothing can be counted (Spring Boot services load 15k-40k)
 SERVER_THREADS = 200  # Tomcat's maxThreads
@@ -417,6 +420,12 @@ def metaspace_need(classes: Classes) -> int:
     return JDK_METASPACE + per_class + METASPACE_PER_BYTE * CLASS_BYTES_DEFAULT * classes.unsized
 
 
+def metaspace_least(classes: Classes) -> int:
+    """Metaspace the classes take at the least (measured, before methods run hot; no slack)."""
+    return JDK_METASPACE + METASPACE_LEAST_PER_CLASS * classes.app + METASPACE_PER_BYTE * (
+        classes.class_bytes + CLASS_BYTES_DEFAULT * classes.unsized)
+
+
 def _metaspace(n: Needs) -> Region:
     found = n.found
     if found.where("metaspace"):
@@ -526,7 +535,7 @@ def _fit(b: Budget, n: Needs) -> None:
         for name in b.squeezed:
             b.regions[name].size, b.regions[name].note = before[name]
         b.squeezed = []
-        _cap_metaspace(b, want)
+        _cap_metaspace(b, want, n.classes)
     if given is not None:
         b.heap = Region("heap", given, USER, f"set in {n.found.where('heap')}")
     elif b.sane:
@@ -536,7 +545,7 @@ def _fit(b: Budget, n: Needs) -> None:
     b.add(_gc_region(b, b.heap.size))
 
 
-def _cap_metaspace(b: Budget, heap: int) -> None:
+def _cap_metaspace(b: Budget, heap: int, classes: Classes) -> None:
     """On a limit too small for the plan, no more metaspace than the limit could ever hold.
 
     That is the limit less the heap and every other region at its floor:
@@ -549,8 +558,11 @@ def _cap_metaspace(b: Budget, heap: int) -> None:
     fixed, share = GC_COST[b.gc[0]]
     others = sum(r.floor for k, r in b.regions.items() if k not in ("metaspace", "GC structures"))
     left = b.limit - heap - int(heap * share) - fixed - others
-    if left < m.size:
-        m.size = m.floor = max(left, METASPACE_CAP_MIN)
+    # never below what the classes take at the least: an application that does not fill its
+    # heap still runs, as it does with plain java
+    least = metaspace_least(classes)
+    if max(left, least) < m.size:
+        m.size = m.floor = max(left, least, METASPACE_CAP_MIN)
         m.note += ", capped at what the limit can hold (an OutOfMemoryError: Metaspace, not a kernel kill)"
 
 
