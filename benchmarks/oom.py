@@ -75,7 +75,8 @@ m=/sys/fs/cgroup/memory
   echo "@@oombench failcnt $(cat $m/memory.failcnt)"
   echo "@@oombench oom_kill $(sed -n 's/^oom_kill //p' $m/memory.oom_control)"
   [ -r /sys/fs/cgroup/cpu/cpu.stat ] && sed 's/^/@@oombench cpu./' /sys/fs/cgroup/cpu/cpu.stat
-  [ -r /sys/fs/cgroup/cpuacct/cpuacct.usage ] && echo "@@oombench cpuacct_ns $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage)"
+  [ -r /sys/fs/cgroup/cpuacct/cpuacct.usage ] && \
+    echo "@@oombench cpuacct_ns $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage)"
 } >&2
 exit $rc
 """
@@ -555,8 +556,10 @@ def python_runs(bench: Bench, repeats, tasks, size, with_tool, limit_mib=1024):
 
 
 def table(headers, rows) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
 
@@ -777,16 +780,16 @@ def main(argv=None):
                     tres.append(tune(
                         bench, "node --max-old-space-size", limit,
                         _planned(report, "node", limit, "--max-old-space-size="),
-                        lambda S: ["node", f"--max-old-space-size={S}",
-                                   str(WORKLOADS / "churn.js"), str(limit), "0"], 8))
+                        lambda S, limit=limit: ["node", f"--max-old-space-size={S}",
+                                                str(WORKLOADS / "churn.js"), str(limit), "0"], 8))
                 if "jvm" in parts:
                     print(f"tune jvm @ {limit} MiB ...", file=sys.stderr)
                     tres.append(tune(
                         bench, "cgroupsize java -Xmx", limit,
                         _planned(report, "java", limit, "-Xmx"),
-                        lambda S: TOOL + ["java", f"-Xmx{S}m", "-cp", classes, "HeapHog",
-                                          *map(str, prof.args(limit, args.threads,
-                                                              args.stack_kib))], 8))
+                        lambda S, limit=limit: TOOL + ["java", f"-Xmx{S}m", "-cp", classes, "HeapHog",
+                                                       *map(str, prof.args(limit, args.threads,
+                                                                           args.stack_kib))], 8))
             report["tune"] = [asdict(r) for r in tres]
             print("\nTuning: largest heap flag (MiB) whose exhaustion ends in the runtime's own "
                   "OOM, not a kill\n(live set larger than any heap; JVM: the tool's other flags, "

@@ -188,7 +188,8 @@ def _busy_host(rng: random.Random, variant: str, count: int) -> list:
         rootfs = f"/run/containerd/io.containerd.runtime.v2.task/k8s.io/{cid}/rootfs"
         cg = f"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{pod.replace('-', '_')}.slice/" \
              f"cri-containerd-{cid}.scope"
-        layers = ":".join(f"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/{rng.randrange(1, 99999)}/fs"
+        snapshots = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
+        layers = ":".join(f"{snapshots}/{rng.randrange(1, 99999)}/fs"
                           for _ in range(rng.randrange(2, 7)))
         snap = rng.randrange(1, 99999)
         base = mount_id

@@ -470,7 +470,8 @@ def _script_as_python_argv(t: Target):
 
 # -- 4. files ---------------------------------------------------------------------------
 
-_TRACE = re.compile(r'^(\d+)\s+(openat|open|execve|clone3?|fork|vfork)\((?:AT_FDCWD, )?"?([^",]*)"?.*?\)\s+=\s+(-?\d+)(.*)$')
+_TRACE = re.compile(r'^(\d+)\s+(openat|open|execve|clone3?|fork|vfork)'
+                    r'\((?:AT_FDCWD, )?"?([^",]*)"?.*?\)\s+=\s+(-?\d+)(.*)$')
 
 _PROBE = r"""
 import builtins, io, os, sys
@@ -643,7 +644,8 @@ def hostile(t: Target) -> dict:
     print(f"{'input':<38} {'command':<26} {'exit':>4} {'peak RSS':>10} {'wall':>8}  verdict")
     try:
         for name, root in _hostile_roots(top).items():
-            for label, rest in (("--print --json", ["--print", "--json"]), ("-v -- /bin/true", ["-v", "--", "/bin/true"])):
+            for label, rest in (("--print --json", ["--print", "--json"]),
+                                ("-v -- /bin/true", ["-v", "--", "/bin/true"])):
                 argv = t.script + ["--root", root] + rest
                 runs = [spawn(argv, t.env, t.cwd) for _ in range(3)]
                 wall = statistics.median(r[0] for r in runs) / 1e9

@@ -22,7 +22,7 @@ import os
 import stat
 
 try:  # the C module: "import signal" pulls in enum (~5 ms) for nothing we need
-    import _signal as signal  # type: ignore[import-not-found]  # no stub: same API as signal
+    import _signal as signal  # no stub (mypy: ignore_missing_imports): same API as signal
 except ImportError:  # pragma: no cover - other interpreters
     import signal
 import sys
@@ -43,7 +43,7 @@ ENVIRON_FILE = "/proc/self/environ"
 COERCED = (b"C.UTF-8", b"C.utf8", b"UTF-8")
 
 
-class Environment(dict):  # type: ignore[type-arg]
+class Environment(dict[str, str]):
     """The environment to exec: ``entries`` is the raw block; the dict is the view ``getenv`` gives.
 
     The mapping (str -> str, first occurrence of a name wins, as for
@@ -317,12 +317,16 @@ def _exec_block(path: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
     through libc's execve by ctypes (imported only then: it costs start-up time).
     """
     if not isinstance(env, Environment):
-        os.execve(path, list(argv), env)
-        return
-    if env.plain:
+        os.execve(path, list(argv), env)  # never returns: it raises or becomes the command
+    elif env.plain:
         block = dict(entry.split(b"=", 1) for entry in env.entries)
         os.execve(path, list(argv), block)
-        return
+    else:
+        _libc_execve(path, argv, env.entries)
+
+
+def _libc_execve(path: str, argv: Sequence[str], entries: list[bytes]) -> None:
+    """execve(2) through libc, for an environment block os.execve cannot express."""
     args = [os.fsencode(a) for a in argv]
     if any(b"\0" in a for a in args):
         raise ValueError("embedded null byte")
@@ -330,7 +334,7 @@ def _exec_block(path: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     c_argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
-    c_env = (ctypes.c_char_p * (len(env.entries) + 1))(*env.entries, None)
+    c_env = (ctypes.c_char_p * (len(entries) + 1))(*entries, None)
     libc.execve(os.fsencode(path), c_argv, c_env)
     code = ctypes.get_errno()
     raise OSError(code, os.strerror(code), path)

@@ -35,12 +35,12 @@ class Cgroup:
         self.rel = name or f"cgroupsize-test-{os.getpid()}-{next(_counter)}"
         self.created = []  # directories, in creation order
 
-    def child(self, name: str) -> "Cgroup":
+    def child(self, name: str) -> Cgroup:
         c = Cgroup(self.rel + "/" + name)
         c.created = self.created  # one list so cleanup removes the whole tree
         return c
 
-    def make(self) -> "Cgroup":
+    def make(self) -> Cgroup:
         for controller in CONTROLLERS:
             path = os.path.join(V1, controller, self.rel)
             if not os.path.isdir(path):
@@ -53,7 +53,7 @@ class Cgroup:
                         _write(os.path.join(path, f), _read(parent))
         return self
 
-    def set(self, controller: str, name: str, value) -> "Cgroup":
+    def set(self, controller: str, name: str, value) -> Cgroup:
         _write(os.path.join(V1, controller, self.rel, name), str(value))
         return self
 

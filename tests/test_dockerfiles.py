@@ -443,7 +443,7 @@ def _yaml_scalar(text):
         inner = text[1:-1].strip()
         return [_yaml_scalar(t) for t in re.findall(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^,]+', inner)
                 if t.strip()] if inner else []
-    if text.startswith("{") or text.startswith(("&", "*", "!")):
+    if text.startswith(("{", "&", "*", "!")):
         raise ValueError(f"unsupported YAML: {text!r}")
     if text.startswith('"'):
         return json.loads(text)

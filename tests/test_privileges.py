@@ -93,14 +93,14 @@ def run_unprivileged(argv, *, env=None, user="setpriv", ro_tmp=True, readonly=(R
     stashes = [tempfile.mkdtemp(prefix="cgroupsize-priv-", dir=spare) for _ in keep]
     q = shlex.quote
     lines = ["set -e", "umask 022"]
-    for (path, _), stash in zip(keep, stashes):
+    for (path, _), stash in zip(keep, stashes, strict=True):
         lines.append(f"mount --bind {q(path)} {q(stash)}")
     for hidden in dict.fromkeys(h for _, h in keep if h):
         if not (ro_tmp and (hidden + "/").startswith("/tmp/")):
             lines.append(f"mount -t tmpfs -o mode=755,size=1m tmpfs {q(hidden)}")
     if ro_tmp:  # an empty /tmp, made read-only once what must live in it is back
         lines.append("mount -t tmpfs -o mode=1777,size=1m tmpfs /tmp")
-    for (path, _), stash in zip(keep, stashes):
+    for (path, _), stash in zip(keep, stashes, strict=True):
         lines += [f"mkdir -p {q(path)}", f"mount --move {q(stash)} {q(path)}"]
     if ro_tmp:
         lines.append("mount -o remount,ro /tmp")
@@ -174,7 +174,7 @@ def test_writes_nothing(tmp_path):
     try:
         shutil.copytree(os.path.join(REPO, "cgroupsize"), os.path.join(top, "cgroupsize"),
                         ignore=shutil.ignore_patterns("__pycache__"))
-        for d, subs, files in os.walk(top):
+        for d, _subs, files in os.walk(top):
             os.chmod(d, 0o777)  # writable by nobody on purpose
             for f in files:
                 os.chmod(os.path.join(d, f), 0o644)

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
 from cgroupsize import settings as table
-from cgroupsize.cgroups import detect, mountinfo, proccgroup, v1, v2
+from cgroupsize.cgroups import mountinfo, proccgroup, v1, v2
 from cgroupsize.cgroups.detect import Location, read_limits, relative
 from cgroupsize.files import MAX_CPUS, Files, parse_cpu_list, parse_uint
 
@@ -262,7 +262,8 @@ def _tree(host, lines, cg_lines, cgroup_files, make_dirs):
     files["proc/self/mountinfo"] = "\n".join(lines)
     files["proc/self/cgroup"] = "\n".join(cg_lines)
     for mount, sub, name, content in cgroup_files:
-        files[posixpath.join(mount.lstrip("/"), sub, name) if sub else posixpath.join(mount.lstrip("/"), name)] = content
+        base = mount.lstrip("/")
+        files[posixpath.join(base, sub, name) if sub else posixpath.join(base, name)] = content
     return files
 
 

@@ -150,7 +150,7 @@ def test_load_overrides_win_and_name_their_origin():
     with pytest.raises(TypeError, match="unknown setting"):
         load({}, {"no_such_setting": 1})
     with pytest.raises(AttributeError):
-        values.no_such_setting
+        _ = values.no_such_setting
 
 
 def test_load_error_names_the_variable():

@@ -28,7 +28,7 @@ from cgroupsize import cli, launch
 from cgroupsize.cgroups.detect import read_limits
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-import scale_fixture  # noqa: E402  (benchmarks/ is not a package)
+import scale_fixture
 
 MiB = 1 << 20
 TOOL = [sys.executable, "-m", "cgroupsize"]

@@ -33,7 +33,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -268,7 +267,7 @@ class Dockerd:
         except (OSError, TypeError):
             return ""
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Dockerd:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

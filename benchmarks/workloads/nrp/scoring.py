@@ -42,7 +42,8 @@ def main() -> None:
         latencies.append(time.perf_counter() - t)
     wall = time.perf_counter() - start
     latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    def pick(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
     print(f"requests={requests} size={size} wall={wall:.3f} p50ms={pick(0.5):.2f} p99ms={pick(0.99):.2f} "
           f"cpuSec={time.process_time() - cpu0:.2f} blasThreads={blas_threads()}")
     print("OK")
