@@ -19,6 +19,7 @@ from collections import deque
 
 from cgroupsize.cgroups import diagnostics as dg
 from cgroupsize.files import Files
+from cgroupsize.model import Value
 from cgroupsize.units import fmt_size
 
 TYPE_CHECKING = False
@@ -33,38 +34,26 @@ MIN_INTERVAL = 0.1
 RATE_WINDOW = 60.0  # seconds the growth rate is measured over
 MAX_RING = 600  # samples kept for the rate, whatever the interval
 BAR_WIDTH = 24
-MEMORY_LIMIT_FILES = ("memory.max", "memory.limit_in_bytes")
-CPU_QUOTA_FILES = ("cpu.max", "cpu.cfs_quota_us")
 
 _HIDE, _SHOW, _CLEAR_LINE, _CLEAR_BELOW = "\x1b[?25l", "\x1b[?25h", "\x1b[K", "\x1b[J"
 
 
 class Target:
-    """What to watch: where the cgroups are and the limits found once at the start."""
+    """What to watch: where the cgroups are, the hard limit and the quota found once at the start,
+    and the levels that set them (read there, as ``--print`` does)."""
 
-    __slots__ = (
-        "cpu",
-        "cpu_where",
-        "limit",
-        "limit_source",
-        "memory",
-        "memory_where",
-        "quota",
-        "quota_source",
-        "root",
-    )
+    __slots__ = ("cpu", "cpu_where", "limit", "memory", "memory_where", "quota", "root")
 
-    def __init__(self, root: str, memory: Where | None, cpu: Where | None, limit: int | None = None,
-                 limit_source: str | None = None, quota: float | None = None, quota_source: str | None = None):
+    def __init__(self, root: str, memory: Where | None, cpu: Where | None, limit: Value | None = None,
+                 quota: Value | None = None) -> None:
+        limit, quota = limit or Value(), quota or Value()
         self.root = root
         self.memory = memory
         self.cpu = cpu
-        self.limit = limit
-        self.limit_source = limit_source
-        self.quota = quota
-        self.quota_source = quota_source
-        self.memory_where = dg.where_from(limit_source, MEMORY_LIMIT_FILES)
-        self.cpu_where = dg.where_from(quota_source, CPU_QUOTA_FILES)
+        self.limit: int | None = limit.value
+        self.quota: float | None = quota.value
+        self.memory_where = dg.set_at(limit)
+        self.cpu_where = dg.set_at(quota)
 
 
 def find_target(root: str = "/") -> Target:
@@ -73,8 +62,7 @@ def find_target(root: str = "/") -> Target:
 
     limits = detect.read_limits(root, diagnostics=False)
     where = detect.locate(Files(root))
-    mem, quota = limits.memory.limit, limits.cpu.quota
-    return Target(root, where.get("memory"), where.get("cpu"), mem.value, mem.source, quota.value, quota.source)
+    return Target(root, where.get("memory"), where.get("cpu"), limits.memory.limit, limits.cpu.quota)
 
 
 class Frame:
@@ -193,8 +181,8 @@ def screen(frame: Frame, target: Target, interval: float) -> list[str]:
                   f"({frame.recent_seconds:.1f} s)") if frame.recent_share is not None else "throttled -"
         lines.append(f"cpu      {quota}   {recent}")
         if c.share is not None:
-            secs = (c.throttled_usec.value or 0) / 1e6
-            lines.append(f"         since the cgroup was created: {c.share * 100:.0f} % of periods ({secs:.1f} s)")
+            lines.append(f"         since the cgroup was created: {c.share * 100:.0f} % of periods "
+                         f"({c.seconds or 0.0:.1f} s)")
     lines += [f"{'pressure' if i == 0 else '':<9}{text}" for i, text in enumerate(_pressure(frame.pressure))]
     return lines
 

@@ -218,10 +218,50 @@ def test_thresholds_are_inclusive_and_quiet_below():
     assert diagnostics.cpu_notices(cpu) == []
 
 
-def test_where_from():
-    assert diagnostics.where_from("/sys/fs/cgroup/a/memory.max", ("memory.max",)) == "/sys/fs/cgroup/a"
-    assert diagnostics.where_from("/sys/fs/cgroup/a/memory.stat", ("memory.max",)) is None
-    assert diagnostics.where_from(None, ("memory.max",)) is None
+def test_set_at_is_the_level_of_a_limit_a_cgroup_file_sets():
+    """From the Value's level and origin, never from its source text."""
+    from cgroupsize.model import CGROUP_FILE, HIERARCHICAL, SETTING, Value
+
+    a = "/sys/fs/cgroup/a"
+    assert diagnostics.set_at(Value(64 * MiB, f"{a}/memory.max", "67108864", a, CGROUP_FILE)) == a
+    # a file named otherwise still sets it there (the level says so, not the name)
+    assert diagnostics.set_at(Value(2.0, f"{a}/cpu.cfs_quota_us", "200000 / 100000", a, CGROUP_FILE)) == a
+    assert diagnostics.set_at(Value(64 * MiB, f"{a}/memory.stat", "67108864", a, HIERARCHICAL)) is None
+    assert diagnostics.set_at(Value(64 * MiB, "CGROUPSIZE_MEMORY", "64m", None, SETTING)) is None
+    assert diagnostics.set_at(Value(None, f"{a}/memory.max", "max", a, CGROUP_FILE)) is None  # no limit
+    assert diagnostics.set_at(Value()) is None
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_print_reads_each_file_once_and_limits_carry_the_same_figures(monkeypatch, name):
+    """Usage, peak, kills, weight and throttling are read once, by diagnostics, and shared with ``limits``."""
+    given = _load(name)["given"]
+    seen = []
+    real = Files.read
+    monkeypatch.setattr(Files, "read", lambda self, inside: (seen.append(inside), real(self, inside))[1])
+    limits = detect.read_limits(os.path.join(FIXTURES, name))
+    # (not memory.stat: v1 detection reads it for hierarchical_memory_limit, a limit)
+    report_only = ("memory.current", "memory.peak", "memory.usage_in_bytes", "memory.max_usage_in_bytes",
+                   "memory.events", "memory.oom_control", "memory.failcnt", "cpu.stat", "cpu.weight", "cpu.shares")
+    twice = sorted({p for p in seen if seen.count(p) > 1 and posixpath.basename(p) in report_only})
+    assert twice == [], twice
+    m, diag = limits.memory, limits.diagnostics
+    c = diag.cpu
+    assert m.usage is diag.memory.usage and m.peak is diag.memory.peak
+    assert m.oom_kills is diag.memory.events["oom_kill"]
+    assert m.usage.source is None or posixpath.dirname(m.usage.source) == (given["memory_where"]
+                                                                           or given["memory"]["dir"])
+    assert (limits.cpu.throttled, limits.cpu.throttled_usec) == (c.throttled, c.throttled_usec)
+    weight = posixpath.join(given["cpu"]["dir"], "cpu.weight" if given["cpu"]["version"] == "v2" else "cpu.shares")
+    has_weight = os.path.exists(os.path.join(FIXTURES, name, weight.lstrip("/")))
+    assert limits.cpu.weight.source == (weight if has_weight else None)
+
+
+def test_entrypoint_limits_read_no_diagnostics():
+    limits = detect.read_limits(os.path.join(FIXTURES, "v2_docker_cache_kills_throttled"), diagnostics=False)
+    assert limits.diagnostics is None
+    assert [limits.memory.usage.source, limits.memory.oom_kills.source, limits.cpu.weight.source,
+            limits.cpu.throttled.source] == [None] * 4
 
 
 def test_no_typing_import_at_runtime():
@@ -304,6 +344,27 @@ def test_garbled_diagnostics_files_do_not_make_strict_refuse(tmp_path):
     data = json.loads(_tool("--print", "--json", "--root", str(root)).stdout)
     assert data["memory.stat"]["anon"] is None and "MALFORMED" in data["diagnostics"]["notice_codes"]
     assert "MALFORMED" not in data["notice_codes"]  # detection itself had no problem
+
+
+@pytest.mark.parametrize("name, rel", [("v2_docker_cache_kills_throttled", "memory.events"),
+                                       ("v2_docker_cache_kills_throttled", "memory.current"),
+                                       ("v2_docker_cache_kills_throttled", "cpu.stat"),
+                                       ("v2_docker_cache_kills_throttled", "cpu.weight"),
+                                       ("v1_docker_kmem_cache_kills", "memory.oom_control")])
+def test_unreadable_diagnostics_file_does_not_make_strict_refuse(tmp_path, name, rel):
+    """A directory where the file should be (UNREADABLE): a notice of the diagnostics, not of detection."""
+    root = tmp_path / "root"
+    shutil.copytree(os.path.join(FIXTURES, name), root)
+    given = _load(name)["given"]
+    victim = root / given["cpu" if rel.startswith("cpu") else "memory"]["dir"].lstrip("/") / rel
+    victim.unlink()
+    victim.mkdir()
+    proc = _tool("--strict", "--dry-run", "--root", str(root), "--", "true")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    data = json.loads(_tool("--print", "--json", "--root", str(root)).stdout)
+    assert "UNREADABLE" not in data["notice_codes"], data["notices"]
+    unreadable = [t for t in data["diagnostics"]["notices"] if f"{rel}: not a regular file" in t]
+    assert len(unreadable) == 1, data["diagnostics"]["notices"]  # read once, said once
 
 
 def test_the_entrypoint_path_reads_no_diagnostics_file():

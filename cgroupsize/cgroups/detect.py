@@ -9,9 +9,10 @@ The steps, each its own module:
    mount point (JDK-8322420, automemlimit#31, golang/go#81180), the leaf
    included (JDK-8384138), each value with its file and level;
 3. here: the host ceiling ("no limit" spelled as anything at or above host
-   memory, JDK-8292083), the states (limited / unlimited / unknown), and
-   for reports the usage, peak, OOM kills, weight and throttling of the
-   level that sets the limit.
+   memory, JDK-8292083) and the states (limited / unlimited / unknown);
+4. for reports only, :mod:`~cgroupsize.cgroups.diagnostics`: usage, peak,
+   OOM kills, weight, throttling and the rest, from the level that sets the
+   limit.
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ import posixpath
 
 from cgroupsize import host
 from cgroupsize.cgroups.locate import Location, locate, relative
-from cgroupsize.cgroups.readers import flat_keyed, int_file, keyed_value
-from cgroupsize.files import Files, parse_cpu_list, parse_uint
+from cgroupsize.files import Files, parse_cpu_list
 from cgroupsize.model import (CGROUP_FILE, CPU_QUOTA_COVERS_MACHINE, LIMITED, MEMORY_HIGH_BINDS, NO_CGROUP,
                               UNKNOWN, UNLIMITED, CpuLimits, Limits, MemoryLimits, Value)
 
@@ -43,8 +43,9 @@ def read_limits(root: str = "/", diagnostics: bool = True) -> Limits:
 
     Never raises on what it finds in /proc or /sys: problems become notices
     and "unknown" figures. ``diagnostics`` (usage, peak, OOM kills, weight,
-    throttling: five more files) is for reports; the entrypoint path, which
-    only needs the limits, skips them.
+    throttling, breakdown, events, pressure: a dozen more files, whose read
+    problems go to ``limits.diagnostics.notices``) is for reports; the
+    entrypoint path, which only needs the limits, skips them.
     """
     limits = Limits()
     files = Files(root, limits.notices)
@@ -56,8 +57,6 @@ def read_limits(root: str = "/", diagnostics: bool = True) -> Limits:
     _cpu(files, limits.cpu, locations["cpu"])
     _cpuset(files, limits.cpu, locations["cpuset"])
     if diagnostics:
-        _memory_diagnostics(files, limits.memory, locations["memory"])
-        _cpu_diagnostics(files, limits.cpu, locations["cpu"])
         from cgroupsize.cgroups import diagnostics as diag  # reports only: never on the entrypoint path
 
         limits.diagnostics = diag.for_limits(files, limits, locations)
@@ -128,34 +127,3 @@ def _cpuset(files: Files, part: CpuLimits, loc: Location | None) -> None:
             return
         if cpus is None:
             files.malformed(inside, raw, "a CPU list like 0-3,8")
-
-
-def _memory_diagnostics(files: Files, part: MemoryLimits, loc: Location | None) -> None:
-    """Usage, peak and OOM kills, from the level that sets the limit (else our own)."""
-    if loc is None:
-        return
-    read = reader(loc.version)
-    hard = part.limit
-    where = hard.level if hard.value is not None and hard.origin == CGROUP_FILE and hard.level else loc.dir
-    part.usage = int_file(files, where, read.USAGE)
-    part.peak = int_file(files, where, read.PEAK)
-    name, key = read.OOM_KILLS
-    part.oom_kills = keyed_value(files, posixpath.join(where, name), key)
-
-
-def _cpu_diagnostics(files: Files, part: CpuLimits, loc: Location | None) -> None:
-    """Weight (shares) and throttling, from the level that sets the quota (else our own)."""
-    if loc is None:
-        return
-    part.weight = int_file(files, loc.dir, reader(loc.version).WEIGHT)
-    stat = posixpath.join(part.quota.level or loc.dir, "cpu.stat")
-    fields = flat_keyed(files.read(stat))
-    throttled = parse_uint(fields.get("nr_throttled"))
-    if throttled is not None:
-        part.throttled = Value(throttled, stat)
-    usec = parse_uint(fields.get("throttled_usec"))
-    nsec = parse_uint(fields.get("throttled_time"))  # v1 reports nanoseconds
-    if usec is not None:
-        part.throttled_usec = Value(usec, stat)
-    elif nsec is not None:
-        part.throttled_usec = Value(nsec // 1000, stat)

@@ -55,6 +55,8 @@ from __future__ import annotations
 
 import posixpath
 
+from cgroupsize.cgroups.detect import reader
+from cgroupsize.cgroups.readers import figure, flat_keyed, int_file, keyed_number, keyed_value
 from cgroupsize.files import Files, parse_uint
 from cgroupsize.model import CGROUP_FILE, Notice, Value
 from cgroupsize.units import fmt_size
@@ -177,6 +179,12 @@ class CpuReport:
             return throttled / periods
         return None
 
+    @property
+    def seconds(self) -> float | None:
+        """Time spent throttled since the cgroup was created, in seconds."""
+        usec: int | None = self.throttled_usec.value
+        return usec / 1e6 if usec is not None else None
+
 
 class Pressure:
     """One PSI file: ``some``/``full`` -> ``{avg10, avg60, total}`` (% and microseconds)."""
@@ -240,9 +248,8 @@ class Diagnostics:
 def _throttling_dict(cpu: CpuReport | None) -> dict[str, float | int | None]:
     if cpu is None:
         return {"periods": None, "throttled": None, "share": None, "seconds": None}
-    usec = cpu.throttled_usec.value
     return {"periods": cpu.periods.value, "throttled": cpu.throttled.value, "share": cpu.share,
-            "seconds": usec / 1e6 if usec is not None else None}
+            "seconds": cpu.seconds}
 
 
 # -- collecting ------------------------------------------------------------------
@@ -266,36 +273,47 @@ def collect(files: Files, memory: Where | None, cpu: Where | None, memory_where:
     return diag
 
 
+def set_at(limit: Value) -> str | None:
+    """The directory whose cgroup file sets ``limit``; None (read our own level) when none does:
+    no limit, one dropped as covering the machine, v1's hierarchical figure, a setting."""
+    return limit.level if limit.value is not None and limit.origin == CGROUP_FILE else None
+
+
 def for_limits(files: Files, limits: Limits, locations: Mapping[str, Where | None]) -> Diagnostics:
     """What ``--print`` adds to ``limits``: figures from the levels that set the limit and the quota.
 
-    Read problems of these files go to the result's notices, not to
-    ``limits.notices``: a garbled ``memory.stat`` must not make ``--strict``
-    refuse to start a command.
+    Each file is read once, here; the figures ``limits`` reports too (usage,
+    peak, OOM kills, throttling, weight) are set on it. Read problems go to
+    the result's notices, never to ``limits.notices``: an unreadable
+    ``memory.events`` must not make ``--strict`` refuse to start a command.
     """
     scoped = files.scoped()
-    hard, quota = limits.memory.limit, limits.cpu.quota
-    memory_where = hard.level if hard.value is not None and hard.origin == CGROUP_FILE else None
-    cpu_where = quota.level if quota.value is not None and quota.origin == CGROUP_FILE else None
-    diag = collect(scoped, locations.get("memory"), locations.get("cpu"), memory_where, cpu_where, hard.value)
+    hard, memory, cpu = limits.memory.limit, locations.get("memory"), locations.get("cpu")
+    diag = collect(scoped, memory, cpu, set_at(hard), set_at(limits.cpu.quota), hard.value)
+    if diag.memory is not None:
+        m = diag.memory
+        limits.memory.usage, limits.memory.peak, limits.memory.oom_kills = m.usage, m.peak, m.events["oom_kill"]
+    if diag.cpu is not None:
+        limits.cpu.throttled, limits.cpu.throttled_usec = diag.cpu.throttled, diag.cpu.throttled_usec
+    if cpu is not None:  # our own level's: a share is relative to our siblings
+        limits.cpu.weight = int_file(scoped, cpu.dir, reader(cpu.version).WEIGHT)
     diag.notices[:0] = scoped.notices
     return diag
 
 
 def read_memory(files: Files, loc: Where, where: str | None = None, limit: int | None = None,
                 ancestors: bool = True) -> MemoryReport:
-    """Usage, peak, breakdown, swap and events at ``where``; kills counted above it."""
+    """Usage, peak, breakdown, swap and events at ``where`` (default our own level); kills counted above it."""
     d = where or loc.dir
     report = MemoryReport(loc.version, d, limit)
+    read = reader(loc.version)
+    report.usage = int_file(files, d, read.USAGE)
+    report.peak = int_file(files, d, read.PEAK)
     if loc.version == "v2":
-        report.usage = int_file(files, posixpath.join(d, "memory.current"))
-        report.peak = int_file(files, posixpath.join(d, "memory.peak"))
         _v2_stat(files, d, report)
-        report.swap = int_file(files, posixpath.join(d, "memory.swap.current"))
+        report.swap = int_file(files, d, "memory.swap.current")
         report.events = v2_events(files, d)
     else:
-        report.usage = int_file(files, posixpath.join(d, "memory.usage_in_bytes"))
-        report.peak = int_file(files, posixpath.join(d, "memory.max_usage_in_bytes"))
         _v1_stat(files, d, report)
         _v1_events(files, d, report)
     if ancestors:
@@ -304,16 +322,14 @@ def read_memory(files: Files, loc: Where, where: str | None = None, limit: int |
 
 
 def _v2_stat(files: Files, d: str, report: MemoryReport) -> None:
+    """The v2 breakdown; before 5.18 ``kernel`` is the sum of its parts (none if one is garbled)."""
     inside = posixpath.join(d, "memory.stat")
-    fields = flat_keyed(files, inside)
-    if fields is None:
-        return
+    fields = flat_keyed(files.read(inside))
     for key in ("anon", "file", "sock", "shmem"):
-        report.stat[key] = _field(files, inside, fields, key)
+        report.stat[key] = keyed_number(files, inside, fields, key)
     if "kernel" in fields:
-        report.stat["kernel"] = _field(files, inside, fields, "kernel")
+        report.stat["kernel"] = keyed_number(files, inside, fields, "kernel")
         return
-    # Before 5.18 memory.stat has no "kernel" line: add up its parts.
     parts: list[str] = [k for k in ("kernel_stack", "pagetables", "percpu") if k in fields]
     if "slab" in fields:
         parts.append("slab")
@@ -325,41 +341,38 @@ def _v2_stat(files: Files, d: str, report: MemoryReport) -> None:
 
 
 def _v1_stat(files: Files, d: str, report: MemoryReport) -> None:
+    """The v1 breakdown and swap: ``total_*`` (child cgroups included, as usage is), else the local counters."""
     inside = posixpath.join(d, "memory.stat")
-    fields = flat_keyed(files, inside)
-    if fields is not None:
-        # total_* include child cgroups, as memory.usage_in_bytes does.
-        pre = "total_" if "total_rss" in fields or "total_cache" in fields else ""
-        for key, name in (("anon", "rss"), ("file", "cache"), ("shmem", "shmem")):
-            report.stat[key] = _field(files, inside, fields, pre + name)
-        report.swap = _field(files, inside, fields, pre + "swap")
-    report.stat["kernel"] = int_file(files, posixpath.join(d, "memory.kmem.usage_in_bytes"))
-    report.stat["sock"] = int_file(files, posixpath.join(d, "memory.kmem.tcp.usage_in_bytes"))
+    fields = flat_keyed(files.read(inside))
+    pre = "total_" if "total_rss" in fields or "total_cache" in fields else ""
+    for key, name in (("anon", "rss"), ("file", "cache"), ("shmem", "shmem")):
+        report.stat[key] = keyed_number(files, inside, fields, pre + name)
+    report.swap = keyed_number(files, inside, fields, pre + "swap")
+    report.stat["kernel"] = int_file(files, d, "memory.kmem.usage_in_bytes")
+    report.stat["sock"] = int_file(files, d, "memory.kmem.tcp.usage_in_bytes")
 
 
 def v2_events(files: Files, d: str) -> dict[str, Value]:
     """``memory.events`` at ``d``: ``{low, high, max, oom, oom_kill}``."""
     inside = posixpath.join(d, "memory.events")
-    fields = flat_keyed(files, inside)
-    if fields is None:
-        return {k: Value() for k in EVENT_KEYS}
-    return {k: _field(files, inside, fields, k) for k in EVENT_KEYS}
+    fields = flat_keyed(files.read(inside))
+    return {k: keyed_number(files, inside, fields, k) for k in EVENT_KEYS}
 
 
 def _v1_events(files: Files, d: str, report: MemoryReport) -> None:
-    report.events["max"] = int_file(files, posixpath.join(d, "memory.failcnt"))
+    """v1's stand-ins: ``max`` from ``memory.failcnt``; ``oom_kill`` (4.13+) and ``under_oom``
+    from ``memory.oom_control``."""
+    report.events["max"] = int_file(files, d, "memory.failcnt")
     inside = posixpath.join(d, "memory.oom_control")
-    fields = flat_keyed(files, inside)
-    if fields is not None:
-        report.events["oom_kill"] = _field(files, inside, fields, "oom_kill")  # 4.13+
-        report.under_oom = _field(files, inside, fields, "under_oom")
+    fields = flat_keyed(files.read(inside))
+    report.events["oom_kill"] = keyed_number(files, inside, fields, "oom_kill")
+    report.under_oom = keyed_number(files, inside, fields, "under_oom")
 
 
 def oom_kill_at(files: Files, version: str, d: str) -> Value:
     """The OOM-kill counter of one level: v2 ``memory.events``, v1 ``memory.oom_control``."""
-    inside = posixpath.join(d, "memory.events" if version == "v2" else "memory.oom_control")
-    fields = flat_keyed(files, inside)
-    return Value() if fields is None else _field(files, inside, fields, "oom_kill")
+    name, key = reader(version).OOM_KILLS
+    return keyed_value(files, posixpath.join(d, name), key)
 
 
 def read_ancestors(files: Files, loc: Where, below: str) -> list[Ancestor]:
@@ -379,22 +392,23 @@ def _is_above(d: str, below: str) -> bool:
 
 
 def read_cpu(files: Files, loc: Where, where: str | None = None) -> CpuReport:
-    """``cpu.stat`` throttling at ``where`` (the level that sets the quota; default ours)."""
+    """``cpu.stat`` throttling at ``where`` (the level that sets the quota; default ours).
+
+    v2 has the counters only where the cpu controller is enabled; v1 counts
+    throttled time in nanoseconds (``throttled_time``).
+    """
     d = where or loc.dir
     report = CpuReport(loc.version, d)
     inside = posixpath.join(d, "cpu.stat")
-    fields = flat_keyed(files, inside)
-    if fields is None:
-        return report
-    if "nr_periods" in fields:  # v2 has these only where the cpu controller is enabled
-        report.periods = _field(files, inside, fields, "nr_periods")
-        report.throttled = _field(files, inside, fields, "nr_throttled")
+    fields = flat_keyed(files.read(inside))
+    report.periods = keyed_number(files, inside, fields, "nr_periods")
+    report.throttled = keyed_number(files, inside, fields, "nr_throttled")
     if "throttled_usec" in fields:
-        report.throttled_usec = _field(files, inside, fields, "throttled_usec")
-    elif "throttled_time" in fields:  # v1: nanoseconds
-        ns = _field(files, inside, fields, "throttled_time")
+        report.throttled_usec = keyed_number(files, inside, fields, "throttled_usec")
+    else:
+        ns = keyed_number(files, inside, fields, "throttled_time")
         if ns.value is not None:
-            report.throttled_usec = figure(ns.value // 1000, inside, ns.raw or "")
+            report.throttled_usec = figure(ns.value // 1000, inside, ns.raw)
     return report
 
 
@@ -454,49 +468,8 @@ def decimal(text: str | None) -> float | None:
     return float(f"{w}.{frac}") if dot else float(w)
 
 
-def flat_keyed(files: Files, inside: str) -> dict[str, str] | None:
-    """``key value`` lines as strings; None when the file is missing or unreadable."""
-    text = files.read(inside)
-    if text is None:
-        return None
-    fields = {}
-    for line in text.split("\n"):
-        parts = line.split()
-        if len(parts) == 2:
-            fields[parts[0]] = parts[1]
-    return fields
-
-
-def figure(n: int, inside: str, raw: str) -> Value:
-    """A figure read from a cgroup file; its level is the file's directory."""
-    return Value(n, inside, raw, posixpath.dirname(inside), CGROUP_FILE)
-
-
 def _size(n: int) -> str:
     return fmt_size(n, long=True)
-
-
-def _field(files: Files, inside: str, fields: dict[str, str], key: str) -> Value:
-    raw = fields.get(key)
-    if raw is None:
-        return Value()
-    n = parse_uint(raw)
-    if n is None:
-        files.malformed(inside, f"{key} {raw}", "a whole number")
-        return Value()
-    return figure(n, inside, raw)
-
-
-def int_file(files: Files, inside: str) -> Value:
-    """A one-number file; missing is unknown, garbled is unknown plus a notice."""
-    text = files.read_line(inside)
-    if text is None:
-        return Value()
-    n = parse_uint(text)
-    if n is None:
-        files.malformed(inside, text, "a whole number")
-        return Value()
-    return figure(n, inside, text)
 
 
 # -- interpreting ------------------------------------------------------------------
@@ -516,6 +489,11 @@ def interpret(diag: Diagnostics) -> list[Notice]:
 
 def _note(controller: str, code: str, message: str) -> Notice:
     return Notice(code, message, controller)
+
+
+def oom_kills(n: int) -> str:
+    """``1 OOM kill``, ``3 OOM kills``."""
+    return f"{n} OOM kill{'s' if n != 1 else ''}"
 
 
 def pct(part: float, whole: float) -> str:
@@ -556,9 +534,8 @@ def kill_notices(m: MemoryReport) -> list[Notice]:
     out: list[Notice] = []
     kills = m.events["oom_kill"]
     if kills.value:
-        n = kills.value
-        out.append(_note("memory", OOM_KILLS, f"{n} OOM kill{'s' if n != 1 else ''} in this cgroup since it was "
-                          f"created ({kills.source})"))
+        out.append(_note("memory", OOM_KILLS, f"{oom_kills(kills.value)} in this cgroup since it was created "
+                          f"({kills.source})"))
     elif kills.source is None:
         name = "memory.events" if m.version == "v2" else "memory.oom_control oom_kill (Linux 4.13+)"
         out.append(_note("memory", DIAGNOSTICS_UNKNOWN, f"no {name} in {m.dir}: OOM kills unknown"))
@@ -590,8 +567,8 @@ def _ancestor_notices(m: MemoryReport) -> list[Notice]:
         if extra > 0:
             whose = ("outside this cgroup (a sibling, or an earlier container of the same pod)"
                      if m.version == "v2" else "of processes in that cgroup itself")
-            return [_note("memory", ANCESTOR_OOM_KILLS, f"{a.dir} counted {extra} OOM "
-                          f"kill{'s' if extra != 1 else ''} {whose} ({a.oom_kill.source})")]
+            return [_note("memory", ANCESTOR_OOM_KILLS, f"{a.dir} counted {oom_kills(extra)} {whose} "
+                          f"({a.oom_kill.source})")]
     return []
 
 
@@ -605,7 +582,7 @@ def cpu_notices(c: CpuReport) -> list[Notice]:
         return []
     if share < THROTTLED_SHARE:
         return []
-    secs = (c.throttled_usec.value or 0) / 1e6
+    secs = c.seconds or 0.0
     return [_note("cpu", CPU_THROTTLED, f"throttled in {share * 100:.0f} % of periods ({c.throttled.value} of "
                    f"{c.periods.value}, {secs:.1f} s in all): the quota binds ({c.periods.source})")]
 
@@ -635,13 +612,6 @@ def pressure_notices(pressure: dict[str, Pressure | None]) -> list[Notice]:
     return out
 
 
-def where_from(source: str | None, names: tuple[str, ...]) -> str | None:
-    """The directory of a limit's source file if it is one of ``names``, else None."""
-    if source and posixpath.basename(source) in names:
-        return posixpath.dirname(source)
-    return None
-
-
 # -- rows for the --print report ------------------------------------------------------------
 
 _STAT_NOTES = {"anon": "heap, stacks, anonymous mmap", "kernel": "slab, kernel stacks, page tables",
@@ -669,8 +639,7 @@ def memory_rows(m: MemoryReport) -> list[tuple[str, str, str | None]]:
         rows.append(("under OOM", "yes: tasks paused, the OOM killer is disabled", m.under_oom.source))
     for a in m.ancestors:
         if a.oom_kill.value:
-            n = a.oom_kill.value
-            rows.append(("above", f"{n} OOM kill{'s' if n != 1 else ''} in {a.dir}", a.oom_kill.source))
+            rows.append(("above", f"{oom_kills(a.oom_kill.value)} in {a.dir}", a.oom_kill.source))
     return rows
 
 
@@ -679,7 +648,7 @@ def cpu_rows(c: CpuReport) -> list[tuple[str, str, str | None]]:
     share = c.share
     if share is None:
         return []
-    secs = (c.throttled_usec.value or 0) / 1e6
+    secs = c.seconds or 0.0
     return [("throttled", f"{c.throttled.value} of {c.periods.value} periods ({share * 100:.0f} %), {secs:.1f} s",
              c.periods.source)]
 

@@ -67,16 +67,31 @@ def tightest(files: Files, loc: Location, name: str, parse: Parse) -> Walk:
     return walk
 
 
+def figure(n: int, inside: str, raw: str | None) -> Value:
+    """A figure read from cgroup file ``inside``; its level is the file's directory."""
+    return Value(n, inside, raw, posixpath.dirname(inside), CGROUP_FILE)
+
+
+def number(files: Files, inside: str, raw: str | None, shown: str | None = None) -> Value:
+    """``raw`` (text from ``inside``) as a whole number: None is unknown; garbled is unknown plus
+    a MALFORMED notice quoting ``shown`` (default ``raw``)."""
+    if raw is None:
+        return Value()
+    n = parse_uint(raw)
+    if n is None:
+        files.malformed(inside, raw if shown is None else shown, "a whole number")
+        return Value()
+    return figure(n, inside, raw)
+
+
 def int_file(files: Files, d: str, name: str) -> Value:
-    """A whole number from a one-line file in directory ``d`` (Value() when absent or odd)."""
+    """A whole number from a one-line file in directory ``d``: absent is unknown, garbled unknown plus a notice."""
     inside = posixpath.join(d, name)
-    text = files.read_line(inside)
-    n = parse_uint(text)
-    return Value() if n is None else Value(n, inside, text, d, CGROUP_FILE)
+    return number(files, inside, files.read_line(inside))
 
 
 def flat_keyed(text: str | None) -> dict[str, str]:
-    """``key value`` lines (memory.stat, cpu.stat, memory.events) as a dict of strings."""
+    """``key value`` lines (memory.stat, cpu.stat, memory.events) as a dict of strings; None gives {}."""
     fields = {}
     for line in (text or "").split("\n"):
         parts = line.split()
@@ -85,8 +100,12 @@ def flat_keyed(text: str | None) -> dict[str, str]:
     return fields
 
 
+def keyed_number(files: Files, inside: str, fields: dict[str, str], key: str) -> Value:
+    """The whole number for ``key`` in ``fields`` (read from ``inside``), as :func:`number`."""
+    raw = fields.get(key)
+    return number(files, inside, raw, f"{key} {raw}")
+
+
 def keyed_value(files: Files, inside: str, key: str) -> Value:
-    """The number for ``key`` in a flat-keyed file (Value() when absent or odd)."""
-    value = flat_keyed(files.read(inside)).get(key)
-    n = parse_uint(value)
-    return Value() if n is None else Value(n, inside, value, posixpath.dirname(inside), CGROUP_FILE)
+    """The number for ``key`` in a flat-keyed file: absent is unknown, garbled unknown plus a notice."""
+    return keyed_number(files, inside, flat_keyed(files.read(inside)), key)
