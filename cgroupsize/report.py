@@ -28,11 +28,18 @@ def bar(used: int | None, total: int | None) -> str:
 
 
 class _Rows:
+    """The report's lines: a heading per section, then ``label  value  source`` rows in columns."""
+
     def __init__(self) -> None:
         self.lines: list[str] = []
 
     def row(self, label: str, value: str, source: str | None = None) -> None:
         self.lines.append(f"  {label:<10} {value:<48} {source or ''}".rstrip())
+
+    def rows(self, rows: list[tuple[str, str, str | None]]) -> None:
+        """``(label, value, source)`` rows, as the diagnostics module gives them."""
+        for label, value, source in rows:
+            self.row(label, value, source)
 
     def value(self, label: str, v: Value, text: str) -> None:
         """A row for ``v`` only when it is known."""
@@ -41,6 +48,8 @@ class _Rows:
 
 
 def _memory_rows(r: _Rows, limits: Limits) -> None:
+    """The memory section: the limit (or why there is none), usage against the budget, peak,
+    memory.high, swap, the diagnostics' breakdown, events and kills, host memory."""
     m = limits.memory
     r.lines.append(f"memory ({'cgroup ' + m.version if m.version else 'no memory cgroup'})")
     if m.state == LIMITED:
@@ -56,18 +65,17 @@ def _memory_rows(r: _Rows, limits: Limits) -> None:
     if m.high_binds:
         r.row("budget", fmt_bytes(m.effective.value) + " (memory.high: what plans size for)", m.high.source)
     r.value("swap", m.swap, f"{fmt_bytes(m.swap.value)} beyond the limit")
-    diag = limits.diagnostics
+    diag = limits.diagnostics  # OOM kills and the rest: only diagnostics read them
     if diag is not None and diag.memory is not None:
         from cgroupsize.cgroups.diagnostics import memory_rows
 
-        for label, text, source in memory_rows(diag.memory):
-            r.row(label, text, source)
-    elif m.oom_kills.value:
-        r.row("OOM kills", f"{m.oom_kills.value} so far in this cgroup", m.oom_kills.source)
+        r.rows(memory_rows(diag.memory))
     r.row("host", fmt_bytes(m.host.value), m.host.source)
 
 
 def _cpu_rows(r: _Rows, limits: Limits) -> None:
+    """The cpu section: quota, cpuset, affinity, online CPUs, the count runtimes are told, weight,
+    and the diagnostics' throttling."""
     c = limits.cpu
     r.lines.append(f"cpu ({'cgroup ' + c.version if c.version else 'no cpu cgroup'})")
     if c.quota.value is not None:
@@ -79,15 +87,11 @@ def _cpu_rows(r: _Rows, limits: Limits) -> None:
     r.row("online", cpus(c.host.value) if c.host.value is not None else "- CPUs", c.host.source)
     r.row("count", f"{c.count} (what runtimes will be told)", c.count_source)
     r.value("weight", c.weight, f"{c.weight.value} (a relative share; requests are not limits)")
-    diag = limits.diagnostics
+    diag = limits.diagnostics  # throttling: only diagnostics read it
     if diag is not None and diag.cpu is not None:
         from cgroupsize.cgroups.diagnostics import cpu_rows
 
-        for label, text, source in cpu_rows(diag.cpu):
-            r.row(label, text, source)
-    elif c.throttled.value:
-        secs = (c.throttled_usec.value or 0) / 1e6
-        r.row("throttled", f"{c.throttled.value} periods, {secs:.1f} s", c.throttled.source)
+        r.rows(cpu_rows(diag.cpu))
 
 
 def cpus(n: int | None) -> str:
@@ -108,8 +112,7 @@ def limits_text(limits: Limits) -> str:
 
         scope = pressure_scope(limits.diagnostics.pressure)
         r.lines += ["", f"pressure ({scope}: % of time some / all tasks stalled, last 10 s / last minute)"]
-        for label, text, source in pressure_rows(limits.diagnostics.pressure):
-            r.row(label, text, source)
+        r.rows(pressure_rows(limits.diagnostics.pressure))
         readings = [n for n in limits.diagnostics.notices if n.code in READINGS]
         notices += [n for n in limits.diagnostics.notices if n.code not in READINGS]
         if readings:
@@ -189,6 +192,7 @@ def to_json(obj: object) -> str:
 
 
 def _json(obj: object, indent: str) -> list[str]:
+    """The pieces of ``obj`` in json.dumps(indent=2)'s layout; TypeError for what it does not write."""
     if obj is None or obj is True or obj is False:
         return ["null" if obj is None else "true" if obj else "false"]
     if isinstance(obj, str):

@@ -96,6 +96,7 @@ class Sampler:
         self.last_cpu: tuple[int, int, int] | None = None
 
     def sample(self) -> Frame:
+        """One frame: memory, cpu.stat and PSI read again; only this sample's read notices are kept."""
         t = self.target
         del self.files.notices[:]  # a file that stays unreadable must not grow a list for hours
         mem = dg.read_memory(self.files, t.memory, t.memory_where, t.limit, ancestors=False) if t.memory else None
@@ -106,6 +107,7 @@ class Sampler:
         return frame
 
     def _memory(self, frame: Frame) -> None:
+        """Peak (the kernel's, else the largest usage seen) and growth over the ring's window."""
         usage = frame.memory.usage.value if frame.memory else None
         if usage is None:
             return
@@ -118,6 +120,7 @@ class Sampler:
             frame.rate, frame.window = (u1 - u0) / (t1 - t0), t1 - t0
 
     def _cpu(self, frame: Frame) -> None:
+        """Throttled share and seconds since the previous sample (the counters only grow)."""
         c = frame.cpu
         if c is None or c.periods.value is None or c.throttled.value is None:
             return
@@ -138,6 +141,7 @@ def _size(n: int | None) -> str:
 
 
 def _bar(used: int | None, total: int | None) -> str:
+    """``[####....]  94%`` (fixed width: the view is redrawn in place); empty when either is unknown."""
     if used is None or not total:
         return ""
     frac = min(1.0, max(0.0, used / total))
@@ -146,6 +150,7 @@ def _bar(used: int | None, total: int | None) -> str:
 
 
 def _rate(frame: Frame) -> str:
+    """Growth per second over the ring's window, ``-`` before two samples."""
     if frame.rate is None:
         return "growth -"
     sign = "+" if frame.rate >= 0 else "-"
@@ -153,6 +158,7 @@ def _rate(frame: Frame) -> str:
 
 
 def _breakdown(m: dg.MemoryReport) -> list[str]:
+    """Two lines: anon, file (reclaimable part), shmem; kernel, sock, swap."""
     def part(key: str) -> str:
         return f"{key} {_size(m.stat[key].value)}"
 
@@ -192,6 +198,7 @@ def _num(n: int | None) -> str:
 
 
 def _pressure(pressure: dict[str, dg.Pressure | None]) -> list[str]:
+    """Heading and one line of some/full avg10 per resource, or unknown without PSI."""
     if all(p is None for p in pressure.values()):
         return ["unknown (no PSI)"]
     scope = next(p.scope for p in pressure.values() if p is not None)
@@ -233,6 +240,7 @@ def _compact(n: int | None) -> str:
 
 
 def _width(out: TextIO) -> int:
+    """Columns to cut lines to, so that a redraw never wraps."""
     try:
         columns = os.get_terminal_size(out.fileno()).columns
     except (OSError, ValueError, AttributeError):
@@ -277,6 +285,7 @@ def run(target: Target, interval: float = DEFAULT_INTERVAL, out: TextIO | None =
 
 
 def _redraw(out: TextIO, lines: list[str], drawn: int) -> int:
+    """Draw ``lines`` over the ``drawn`` lines of the last frame; returns how many are drawn now."""
     width = _width(out)
     head = f"\x1b[{drawn}F" if drawn else ""  # back to the first line drawn last time
     out.write(head + "".join(text[:width] + _CLEAR_LINE + "\n" for text in lines) + _CLEAR_BELOW)

@@ -246,6 +246,7 @@ class Diagnostics:
 
 
 def _throttling_dict(cpu: CpuReport | None) -> dict[str, float | int | None]:
+    """``diagnostics.throttling`` of ``--print --json``: all None without a cpu cgroup."""
     if cpu is None:
         return {"periods": None, "throttled": None, "share": None, "seconds": None}
     return {"periods": cpu.periods.value, "throttled": cpu.throttled.value, "share": cpu.share,
@@ -426,6 +427,7 @@ def read_pressure(files: Files, memory: Where | None, cpu: Where | None) -> dict
 
 
 def _psi_file(files: Files, inside: str, scope: str) -> Pressure | None:
+    """One PSI file; None when it is absent, or (with a notice) when a line or the ``some`` line is garbled."""
     text = files.read(inside)
     if text is None:
         return None
@@ -445,6 +447,7 @@ def _psi_file(files: Files, inside: str, scope: str) -> Pressure | None:
 
 
 def _psi_line(fields: list[str]) -> dict[str, float] | None:
+    """``avg10``/``avg60`` (%) and ``total`` (us) of one line, looked up by key; None if one is missing or odd."""
     pairs = dict(f.partition("=")[::2] for f in fields)
     avg10, avg60 = decimal(pairs.get("avg10")), decimal(pairs.get("avg60"))
     total = parse_uint(pairs.get("total"))
