@@ -11,7 +11,9 @@ Prints, in this order:
    pass`` (the target: at most 2x).
 2. **collect**: ``diagnostics.collect()`` in-process on this machine's cgroups
    and on every fixture root under ``tests/fixtures/diagnostics`` (median of
-   ``--calls``), and how many files one call opens.
+   ``--calls``), how many files one call opens, and how many reads the whole
+   of ``--print`` (``detect.read_limits``) makes, and of how many files more
+   than once.
 3. **watch**: ``watch.run()`` in-process on a copy of a fixture root whose
    ``memory.current`` and ``cpu.stat`` change every sample, drawn as on a
    terminal into /dev/null, with no sleep between samples (``--samples``,
@@ -76,9 +78,9 @@ def bench_print(tree: str, rounds: int) -> None:
     base_w, base_c = statistics.median(wall["python -c pass"]), statistics.median(cpu["python -c pass"])
     for name in commands:
         q = statistics.quantiles(wall[name], n=4)
-        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
-        print(f"  {name:<28} {w / 1e6:8.1f} {q[0] / 1e6:6.1f} {q[2] / 1e6:6.1f} {w / base_w:6.2f} "
-              f"{c / 1e6:7.1f} {c / base_c:6.2f}")
+        mw, mc = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(f"  {name:<28} {mw / 1e6:8.1f} {q[0] / 1e6:6.1f} {q[2] / 1e6:6.1f} {mw / base_w:6.2f} "
+              f"{mc / 1e6:7.1f} {mc / base_c:6.2f}")
     print("  target: --print within 2x python -c pass")
 
 
@@ -102,7 +104,7 @@ def bench_collect(tree: str, calls: int) -> None:
     roots += [(name, os.path.join(fixtures, name)) for name in sorted(os.listdir(fixtures))
               if os.path.isdir(os.path.join(fixtures, name))]
     print(f"\n== collect: diagnostics.collect() in-process, median of {calls} calls")
-    print(f"  {'root':<42} {'us/call':>8} {'files':>6}")
+    print(f"  {'root':<42} {'us/call':>8} {'files':>6} {'--print reads':>13} {'twice':>5}")
     for name, root in roots:
         where = detect.locate(Files(root))
         files = _Counting(root)
@@ -112,7 +114,29 @@ def bench_collect(tree: str, calls: int) -> None:
             t = time.perf_counter_ns()
             diagnostics.collect(Files(root), where.get("memory"), where.get("cpu"))
             ts.append(time.perf_counter_ns() - t)
-        print(f"  {name:<42} {statistics.median(ts) / 1e3:8.0f} {len(files.opened):6d}")
+        reads = _print_reads(root)
+        twice = len({p for p in reads if reads.count(p) > 1})
+        print(f"  {name:<42} {statistics.median(ts) / 1e3:8.0f} {len(files.opened):6d} {len(reads):13d} {twice:5d}")
+
+
+def _print_reads(root: str) -> list[str]:
+    """The paths one ``--print`` reads (detection and diagnostics), in order, repeats included."""
+    from cgroupsize.cgroups import detect
+    from cgroupsize.files import Files
+
+    reads: list[str] = []
+    real = Files.read
+
+    def counting(self: Files, inside: str) -> str | None:
+        reads.append(inside)
+        return real(self, inside)
+
+    Files.read = counting  # type: ignore[method-assign]
+    try:
+        detect.read_limits(root)
+    finally:
+        Files.read = real  # type: ignore[method-assign]
+    return reads
 
 
 def _rss_kib() -> int:
@@ -141,7 +165,8 @@ def bench_watch(tree: str, samples: int) -> None:
         tracemalloc.start()
 
         def step(_seconds: float) -> None:  # the "sleep": change the files, record a checkpoint
-            n = state["n"] = state["n"] + 1
+            n = int(state["n"]) + 1
+            state["n"] = n
             with open(os.path.join(cg, "memory.current"), "w") as f:
                 f.write(str((400 << 20) + (n % 1000) * 4096))
             if n % checkpoints == 0:  # live allocations of everything but this script's own bookkeeping
