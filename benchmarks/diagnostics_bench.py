@@ -25,8 +25,8 @@ Prints, in this order:
 edits do not change the code mid-run); the default is the one this script is
 in. Numbers only: no thresholds are asserted here.
 
-    python3 benchmarks/diagnostics_bench.py                   # everything
-    python3 benchmarks/diagnostics_bench.py --only watch --samples 1000000
+    python3 -m benchmarks.diagnostics_bench                   # everything
+    python3 -m benchmarks.diagnostics_bench --only watch --samples 1000000
 """
 from __future__ import annotations
 

@@ -52,10 +52,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchmarks import oom  # containers, counters, the --rev snapshot
 
-import oom  # noqa: E402  (benchmarks/oom.py: containers, counters, the --rev snapshot)
+HERE = Path(__file__).resolve().parent
 
 rh = oom.rh
 SRC = HERE / "workloads" / "jvm"

@@ -38,7 +38,7 @@ The script then checks the rule itself: no cell where plain ends in the
 runtime's own error or completes and cgroupsize ends in a kernel kill (exit
 status 1 when one does).
 
-Needs root and a writable cgroup v1 hierarchy (tests/cgroup_helpers.py);
+Needs root and a writable cgroup v1 hierarchy (tests/support/cgroups.py);
 node, ruby (and puma), python3 with numpy. ``--quick`` is a smoke subset
 (about 25 s); the full matrix takes about 15 minutes on a 2-CPU machine.
 ``--rev REV`` runs cgroupsize from a git snapshot (as benchmarks/oom.py).
@@ -60,14 +60,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks import oom  # snapshot, summarize_plan, table, NODE_OOM
+from tests.support.cgroups import CONTROLLERS, V1, Cgroup, skip_reason
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / "workloads" / "nrp"
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests"))
 
-import oom  # noqa: E402  (benchmarks/oom.py: snapshot, summarize_plan, table, NODE_OOM)
-from cgroup_helpers import CONTROLLERS, V1, Cgroup, skip_reason  # noqa: E402
 
 MiB = 1 << 20
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"

@@ -28,7 +28,7 @@ container's init and outlives the killed runtime), the runtime's own OOM
 message, the peak charge (``memory.max_usage_in_bytes``) and the wall time.
 
 Needs root, runc, a writable cgroup v1 hierarchy, ``java``/``javac`` and
-``node``; reuses ``tests/runc_harness.py``. The default run takes about 8
+``node``; reuses ``tests/support/runc.py``. The default run takes about 8
 minutes on a 2-CPU machine; ``--quick`` is a smoke run (256 MiB only, coarse
 searches, no MaxRAMPercentage, threads or tuning runs; under a minute). Prints plain-text tables; ``--json``
 saves every run.
@@ -48,12 +48,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tests.support import runc as rh
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORKLOADS = HERE / "workloads"
-sys.path.insert(0, str(REPO / "tests"))
 
-import runc_harness as rh  # noqa: E402  (tests/runc_harness.py)
 
 MiB = 1 << 20
 TOOL = ["python3", "-m", "cgroupsize", "--"]

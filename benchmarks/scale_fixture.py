@@ -25,7 +25,7 @@ an empty ``cgroup2`` at ``/sys/fs/cgroup/unified``), ``memory.use_hierarchy`` = 
 
 Run as a script to write all four roots into a directory::
 
-    python3 benchmarks/scale_fixture.py /tmp/scale
+    python3 -m benchmarks.scale_fixture /tmp/scale
 """
 from __future__ import annotations
 

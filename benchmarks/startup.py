@@ -48,9 +48,9 @@ and without whatever the base interpreter's site-packages run at start-up.
 ``--no-venv`` measures ``--python`` (default: this interpreter) and the
 ``cgroupsize`` on PATH instead (``python -m cgroupsize`` if there is none).
 
-    python3 benchmarks/startup.py                 # everything, 30 rounds
-    python3 benchmarks/startup.py --rounds 100 --only startup
-    python3 benchmarks/startup.py --hyperfine
+    python3 -m benchmarks.startup                 # everything, 30 rounds
+    python3 -m benchmarks.startup --rounds 100 --only startup
+    python3 -m benchmarks.startup --hyperfine
 """
 from __future__ import annotations
 
@@ -563,8 +563,7 @@ _SCALE_ONCE = "import sys; from cgroupsize.cgroups.detect import read_limits; re
 
 
 def scale(t: Target, iterations, rounds) -> dict:
-    sys.path.insert(0, HERE)
-    import scale_fixture
+    from benchmarks import scale_fixture
 
     print(f"## scale: read_limits(root) on fixture roots (benchmarks/scale_fixture.py): in-process median of "
           f"{iterations} calls; whole process 'python -c \"read_limits(root)\"', {rounds} interleaved rounds")
@@ -607,8 +606,7 @@ HOSTILE_TARGETS = {"rss_mib": 48, "seconds": 1.0}
 
 def _hostile_roots(top: str) -> dict:
     """Name -> fixture root: the small v2 container of scale_fixture with one file made huge."""
-    sys.path.insert(0, HERE)
-    import scale_fixture
+    from benchmarks import scale_fixture
 
     def root(name, rel, write):
         path = os.path.join(top, name)

@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from cgroup_helpers import Cgroup, print_json, skip_reason
+from tests.support.cgroups import Cgroup, print_json, skip_reason
+from tests.support import MiB
 
 pytestmark = [pytest.mark.cgroups, pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")]
 
-MiB = 1 << 20
 
 
 @pytest.fixture

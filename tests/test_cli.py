@@ -15,28 +15,16 @@ import textwrap
 
 import pytest
 
-from cgroupsize import cli, launch
+from cgroupsize import cli
+from tests.support import TOOL
 
 FIXTURE_512 = os.path.join(os.path.dirname(__file__), "fixtures", "cli", "v2-512m")
-TOOL = [sys.executable, "-m", "cgroupsize"]
 
 
 def run_tool(*args, env=None, **kw):
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(TOOL + list(args), capture_output=True, text=True, env=full_env, timeout=60, **kw)
-
-
-@pytest.fixture
-def execs(monkeypatch):
-    """Record execve calls instead of replacing the test process."""
-    calls = []
-
-    def fake(path, argv, env):
-        calls.append((path, list(argv), dict(env)))
-
-    monkeypatch.setattr(launch, "_execve", fake)
-    return calls
 
 
 def call_main(argv):

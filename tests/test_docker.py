@@ -36,17 +36,13 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from support import baseimage, dockerd
-except ImportError:  # tests/ became a package
-    from tests.support import baseimage, dockerd
+from tests.support import baseimage, dockerd
+from tests.support import MiB, REPO
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parent.parent
 NAMES = ["jvm", "node", "python", "ruby"]
 USERS = {"jvm": "10001", "node": "1000", "python": "10001", "ruby": "10001"}
-MiB = 1 << 20
 MEMORY, CPUS = 512 * MiB, 1.5
 LIMITS = ["--memory", "512m", "--cpus", "1.5"]
 # Every container: no network, read-only root, the image's own (non-root) user.
@@ -54,7 +50,8 @@ RUN = ["run", "--rm", "--network", "none", "--read-only", *LIMITS]
 
 
 def version() -> str:
-    m = re.search(r"""^__version__\s*=\s*["']([^"']+)""", (REPO / "cgroupsize/__init__.py").read_text(), re.MULTILINE)
+    init = (Path(REPO) / "cgroupsize" / "__init__.py").read_text()
+    m = re.search(r"""^__version__\s*=\s*["']([^"']+)""", init, re.MULTILINE)
     assert m, "no __version__ in cgroupsize/__init__.py"
     return m.group(1)
 
@@ -99,7 +96,7 @@ def context(tmp_path_factory):
 def build(engine, bases, context, name, buildkit):
     tag = f"cgroupsize-test/{name}:{'buildkit' if buildkit else 'classic'}"
     start = time.monotonic()
-    r = engine.docker("build", "--network", "host", "-q", "-f", str(REPO / "docker" / f"{name}.Dockerfile"),
+    r = engine.docker("build", "--network", "host", "-q", "-f", str(Path(REPO) / "docker" / f"{name}.Dockerfile"),
                       "--build-arg", f"BASE_IMAGE={bases[name]}",
                       "-t", tag, str(context), env={"DOCKER_BUILDKIT": "1" if buildkit else "0"},
                       check=False, timeout=900)

@@ -31,9 +31,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-DOCKER = REPO / "docker"
+DOCKER = Path(REPO) / "docker"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
 RUNTIMES = {"jvm": "java", "node": "node", "python": "python", "ruby": "ruby"}
 ENTRYPOINTS = (["tini", "--", "cgroupsize", "--"], ["cgroupsize", "--"])

@@ -1,7 +1,7 @@
 """cgroupsize as the process of a real container (runc, cgroup v1), end to end.
 
 Each test starts one or more real OCI containers with real cgroup limits
-(see ``runc_harness.py``) and runs ``python3 -m cgroupsize`` from this
+(see ``tests/support/runc.py``) and runs ``python3 -m cgroupsize`` from this
 checkout inside. Three groups:
 
 - the harness itself, with plain commands (no cgroupsize needed);
@@ -24,18 +24,14 @@ import shutil
 
 import pytest
 
-try:
-    import runc_harness as harness
-except ImportError:  # tests/ became a package
-    from tests import runc_harness as harness
+from tests.support import runc as harness
+from tests.support import GiB, MiB
 
 runc_harness = harness.runc_harness  # the fixture
 
 SKIP = harness.skip_reason()
 pytestmark = [pytest.mark.runc, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
 
-MiB = 1 << 20
-GiB = 1 << 30
 # CPUs a container can be given: this process's affinity (runc's children inherit it).
 HOST_AFFINITY = sorted(os.sched_getaffinity(0))
 HOST_CPUS = len(HOST_AFFINITY)
@@ -113,7 +109,7 @@ def test_harness_runs_this_checkout_with_this_interpreter(runc_harness):
                                            "print(cgroupsize.__file__)"], uid=65534, gid=65534)
     assert_clean_run(r)
     prefix, module = r.stdout.split()
-    assert module == str(harness.REPO / "cgroupsize" / "__init__.py"), str(r)
+    assert module == os.path.join(harness.REPO, "cgroupsize", "__init__.py"), str(r)
 
 
 def test_harness_exit_code_timeout_and_cleanup(tmp_path):

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from cgroupsize import binaries, files, identify
-from plan_fixtures import go_buildinfo_blob, make_elf
+from tests.support.plans import go_buildinfo_blob, make_elf
 
 NOWHERE = {"PATH": "/nonexistent-cgroupsize-test"}
 

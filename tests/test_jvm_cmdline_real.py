@@ -14,10 +14,10 @@ import sys
 import zipfile
 
 import pytest
+from tests.support import MiB
 
 FIXTURE_512 = os.path.join(os.path.dirname(__file__), "fixtures", "cli", "v2-512m")
 TOOL = [sys.executable, "-m", "cgroupsize", "--root", FIXTURE_512]
-MiB = 1 << 20
 pytestmark = [pytest.mark.runtimes,
               pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed")]
 

@@ -15,17 +15,12 @@ import shutil
 import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from runc_harness import skip_reason
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import jvm_matrix  # noqa: E402
-
-MiB = 1 << 20
+from benchmarks import jvm_matrix
+from tests.support import MiB, REPO
+from tests.support.runc import skip_reason
 
 
 def _reason():
@@ -40,9 +35,9 @@ def _reason():
 def test_quick_run_classifies_a_kill_and_a_heap_oome(tmp_path):
     out = tmp_path / "matrix.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "jvm_matrix.py"), "--quick", "--modes", "plain",
+        [sys.executable, "-m", "benchmarks.jvm_matrix", "--quick", "--modes", "plain",
          "--limits", "128", "--workloads", "threads-300,heap-over", "--json", str(out)],
-        check=False, capture_output=True, text=True, timeout=180)
+        check=False, capture_output=True, text=True, timeout=180, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Verdict" in proc.stdout, proc.stdout
     cells = {c["workload"]: c for c in json.loads(out.read_text())["cells"]}

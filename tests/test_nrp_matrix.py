@@ -12,12 +12,11 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from cgroup_helpers import skip_reason
+from tests.support.cgroups import skip_reason
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _reason():
@@ -34,8 +33,8 @@ def _reason():
 @pytest.mark.skipif(_reason() is not None, reason=_reason() or "")
 def test_quick_matrix(tmp_path):
     out = tmp_path / "nrp.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "nrp_matrix.py"), "--quick", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.nrp_matrix", "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, check=False, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "rule (no cell where plain completes" in proc.stdout and "HOLDS" in proc.stdout, proc.stdout
     report = json.loads(out.read_text())

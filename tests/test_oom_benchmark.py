@@ -10,13 +10,12 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from runc_harness import skip_reason
+from tests.support.runc import skip_reason
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 KILLED = ("KILLED", "KILLED?")
 
 
@@ -30,9 +29,9 @@ def _reason():
 def test_oom_benchmark_quick_node(tmp_path):
     out = tmp_path / "oom.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "oom.py"), "--quick", "--only", "node",
+        [sys.executable, "-m", "benchmarks.oom", "--quick", "--only", "node",
          "--no-search", "--limits", "256", "--json", str(out)],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "V8 heap limit" in proc.stdout, proc.stdout
     report = json.loads(out.read_text())

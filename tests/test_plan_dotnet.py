@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from plan_fixtures import FIXTURES, GiB, MiB, limits, plan
+from tests.support.plans import FIXTURES, GiB, MiB, limits, ours, plan
 
 DOTNET = ["dotnet", "App.dll"]
-
-
-def ours(p):
-    return {k: v for k, v in p.added.items() if not k.startswith("CONTAINER_")}
 
 
 @pytest.mark.parametrize("fixture", ["small", "medium", "large", "none"])
@@ -69,7 +65,7 @@ def test_users_processor_count_wins_and_settings():
 
 def test_apphost_is_identified(tmp_path):
     make = tmp_path / "MyApp"
-    from plan_fixtures import make_elf
+    from tests.support.plans import make_elf
 
     make_elf(make)  # a native binary without Go build info
     (tmp_path / "MyApp.runtimeconfig.json").write_text("{}")

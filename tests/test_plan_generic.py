@@ -13,9 +13,9 @@ import cgroupsize
 from cgroupsize import api
 from cgroupsize.planner import GENERIC, Plan, make_plan
 from cgroupsize.settings import SettingError, Settings
-from plan_fixtures import ENV, FIXTURES, GiB, MEDIUM, MiB, limits, plan
+from tests.support.plans import ENV, FIXTURES, GiB, MEDIUM, MiB, limits, plan
+from tests.support import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from cgroupsize.runtimes import go
-from plan_fixtures import FIXTURES, MiB, go_buildinfo_blob, limits, make_elf, plan
+from tests.support.plans import FIXTURES, MiB, go_buildinfo_blob, limits, make_elf, ours, plan
 
 GODEBUG_OLD = "path\texample.com/app\nbuild\tDefaultGODEBUG=containermaxprocs=0,updatemaxprocs=0\n"
 
@@ -19,10 +19,6 @@ def gobin(tmp_path):
         return ["server", "--port=80"], {"PATH": str(tmp_path)}
 
     return build
-
-
-def ours(p):
-    return {k: v for k, v in p.added.items() if not k.startswith("CONTAINER_")}
 
 
 @pytest.mark.parametrize(

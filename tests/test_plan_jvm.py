@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from cgroupsize.runtimes import jvm
-from plan_fixtures import FIXTURES, GiB, LARGE, MEDIUM, MiB, SMALL, limits, plan, text
+from tests.support.plans import FIXTURES, GiB, LARGE, MEDIUM, MiB, SMALL, limits, plan, text
 
 JAVA = ["java", "-jar", "app.jar"]  # app.jar does not exist: 0 classes counted, the JDK's own remain
 

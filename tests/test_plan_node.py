@@ -12,7 +12,7 @@ import pytest
 
 from cgroupsize.model import Value
 from cgroupsize.runtimes import node
-from plan_fixtures import FIXTURES, GiB, MiB, limits, plan, text
+from tests.support.plans import FIXTURES, GiB, MiB, limits, plan, text
 
 NODE = ["node", "server.js"]
 

@@ -7,14 +7,10 @@ import sys
 
 import pytest
 
-from plan_fixtures import FIXTURES, GiB, MiB, limits, plan
+from tests.support.plans import FIXTURES, GiB, MiB, limits, ours, plan
 
 THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
            "BLIS_NUM_THREADS")
-
-
-def ours(p):
-    return {k: v for k, v in p.added.items() if not k.startswith("CONTAINER_")}
 
 
 def threads(n):

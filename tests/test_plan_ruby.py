@@ -12,16 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from plan_fixtures import FIXTURES, GiB, MiB, limits, plan
+from tests.support.plans import FIXTURES, GiB, MiB, limits, ours, plan
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 GC8 = {"RUBY_GC_MALLOC_LIMIT_MAX": str(8 * MiB), "RUBY_GC_OLDMALLOC_LIMIT_MAX": str(8 * MiB)}
 GC16 = {"RUBY_GC_MALLOC_LIMIT_MAX": str(16 * MiB), "RUBY_GC_OLDMALLOC_LIMIT_MAX": str(16 * MiB)}
 A2 = {"MALLOC_ARENA_MAX": "2"}
-
-
-def ours(p):
-    return {k: v for k, v in p.added.items() if not k.startswith("CONTAINER_")}
 
 
 @pytest.mark.parametrize(

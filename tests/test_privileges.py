@@ -11,7 +11,7 @@ reachable for uid 65534 when it lives under a 0700 directory (pyenv in
 ``/root``), and the user is dropped with ``setpriv`` or ``runuser`` and an
 empty environment (``env -i``: no ``HOME``). The mount namespace ends with
 the process; nothing on the host changes. The read-only root filesystem is a
-real one: a runc container (``tests/runc_harness.py``) with ``root.readonly``
+real one: a runc container (``tests/support/runc.py``) with ``root.readonly``
 and, in the variant below, no ``/tmp`` mount at all.
 """
 from __future__ import annotations
@@ -29,9 +29,9 @@ import threading
 import time
 
 import pytest
+from tests.support import MiB, REPO, TOOL
+from tests.support import runc as harness
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = [sys.executable, "-m", "cgroupsize"]
 NOBODY = 65534
 PATH = f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
@@ -271,15 +271,9 @@ def test_sigterm_before_exec_is_not_swallowed():
 
 # -- a real container: read-only root, no /tmp, uid 65534, PID 1 -------------------------------------
 
-try:
-    import runc_harness as harness
-except ImportError:  # tests/ became a package
-    from tests import runc_harness as harness
-
 runc_harness = harness.runc_harness  # the fixture
 RUNC_SKIP = harness.skip_reason()
 CONTAINER_TOOL = ["python3", "-m", "cgroupsize"]
-MiB = 1 << 20
 
 
 def _strip_tmp(h, monkeypatch):
@@ -354,16 +348,18 @@ def test_container_pid_1_gets_the_signal_and_its_status_is_the_containers(runc_h
     results = {}
 
     def handles(pid, sig):
-        """Whether ``pid`` is ready for ``sig``: a PID 1 ignores a signal it set no handler for, so
-        SIGTERM sent before the shell ran its ``trap`` would be lost (SIGKILL needs none)."""
-        if sig == "KILL":
-            return True
+        """Whether ``pid`` is ready for ``sig``: in its loop (it has started a ``sleep``, so its
+        ``echo $$`` is written) and, for SIGTERM, with its ``trap`` set -- a PID 1 ignores a signal
+        it set no handler for (SIGKILL needs none)."""
         try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                if not f.read().split():
+                    return False
             with open(f"/proc/{pid}/status") as f:
                 caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
         except (OSError, StopIteration, ValueError):
             return False
-        return bool(caught >> (getattr(signal, "SIG" + sig) - 1) & 1)
+        return sig == "KILL" or bool(caught >> (getattr(signal, "SIG" + sig) - 1) & 1)
 
     def kill_when_running(sig, marker):
         deadline = time.monotonic() + 30

@@ -28,10 +28,7 @@ from cgroupsize.cgroups import mountinfo, proccgroup, v1, v2
 from cgroupsize.cgroups.detect import Location, read_limits, relative
 from cgroupsize.files import MAX_CPUS, Files, parse_cpu_list, parse_uint
 
-try:
-    from test_faults import HOST, V1, V2, check_domain, write_tree
-except ImportError:  # tests/ became a package
-    from tests.test_faults import HOST, V1, V2, check_domain, write_tree
+from tests.support.trees import HOST, V1, V2, check_domain, write_tree
 
 # Fixture trees are made and removed hundreds of times: on a tmpfs when there
 # is one (unlink on this VM's ext4 with "discard" costs ~40 ms a tree).

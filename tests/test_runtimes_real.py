@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from plan_fixtures import MiB, limits, plan
+from tests.support.plans import MiB, limits, plan
 
 pytestmark = pytest.mark.runtimes
 

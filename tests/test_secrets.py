@@ -23,13 +23,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+from tests.support import REPO, TOOL
 
 FIXTURE_512 = os.path.join(os.path.dirname(__file__), "fixtures", "cli", "v2-512m")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = [sys.executable, "-m", "cgroupsize"]
 SECRET = "hunter2-s3cr3t-token"
 
 # (id, command, the user's environment): each puts the secret in arguments and variables

@@ -6,9 +6,8 @@ import pytest
 from cgroupsize import settings
 from cgroupsize.model import knob_key
 from cgroupsize.settings import BY_NAME, SETTINGS, SettingError, load
+from tests.support import GiB, MiB
 
-MiB = 1 << 20
-GiB = 1 << 30
 
 
 @pytest.mark.parametrize(

@@ -23,15 +23,13 @@ import textwrap
 
 import pytest
 
-from cgroup_helpers import Cgroup, skip_reason
+from tests.support.cgroups import Cgroup, skip_reason
 from cgroupsize import cli, launch
 from cgroupsize.cgroups.detect import read_limits
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-import scale_fixture
+from benchmarks import scale_fixture
+from tests.support import MiB, TOOL
 
-MiB = 1 << 20
-TOOL = [sys.executable, "-m", "cgroupsize"]
 FORBIDDEN = ("click", "psutil", "subprocess", "json", "logging", "importlib.metadata")
 
 

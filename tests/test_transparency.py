@@ -34,8 +34,8 @@ import sys
 import pytest
 
 from cgroupsize import launch
+from tests.support import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATH = b"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 DISABLE = b"CGROUPSIZE_DISABLE=1"
 
@@ -498,8 +498,7 @@ def test_known_skip_names_in_every_spelling_are_accepted(forms):
 
 
 def _scale_fixture():
-    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-    import scale_fixture
+    from benchmarks import scale_fixture
 
     return scale_fixture
 

@@ -21,14 +21,11 @@ import shutil
 
 import pytest
 
-try:
-    from support import uml
-except ImportError:  # tests/ became a package
-    from tests.support import uml
+from tests.support import uml
+from tests.support import MiB
 
 pytestmark = pytest.mark.v2kernel
 
-MiB = 1 << 20
 CG = "/sys/fs/cgroup"
 
 # Shell helpers every guest script starts with.

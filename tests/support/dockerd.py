@@ -14,7 +14,7 @@ could do that is stopped by the next run (:func:`remove_stale`).
 
 Usage::
 
-    from support.dockerd import Dockerd, skip_reason
+    from tests.support.dockerd import Dockerd, skip_reason
 
     with Dockerd() as d:
         d.docker("import", "rootfs.tar", "base:1")

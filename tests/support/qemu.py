@@ -12,8 +12,9 @@ API: the same as :mod:`support.uml` (``run_in_guest``, ``skip_reason``,
 its docstring. What differs: the guest has ``cpus`` CPUs (2 by default) and
 every controller including ``cpuset``; the host's file system is *read-only*
 except the work directory (``$OUT`` and the script's files, shared
-read-write at the same path); ``/tmp``, ``/run``, ``/dev/shm`` are the
-guest's own tmpfs.
+read-write at the same path), ``/tmp`` included (a checkout there stays
+visible); ``/run`` and ``/dev/shm`` are the guest's own tmpfs and
+``$TMPDIR`` is ``/dev/shm``.
 
 The kernel (``linux-image-*-amd64``) and ``busybox-static`` are fetched from
 Debian once with apt's private sources and lists (nothing is installed on the
@@ -69,7 +70,7 @@ for m in {modules}; do insmod /lib/modules/$m.ko || echo "insmod $m failed"; don
 o=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o $o,ro,cache=loose hostroot /newroot || {{ echo "no root share"; poweroff -f; }}
 mount -t devtmpfs devtmpfs /newroot/dev
-for d in tmp run; do mount -t tmpfs tmpfs /newroot/$d; done
+mount -t tmpfs tmpfs /newroot/run
 mkdir -p "/newroot$cgs_work"
 mount -t 9p -o $o,cache=none work "/newroot$cgs_work" || {{ echo "no work share"; poweroff -f; }}
 exec switch_root /newroot /bin/sh "$cgs_init"
@@ -258,7 +259,7 @@ def run_in_guest(script: str, mem: str = "1G", timeout: float = DEFAULT_TIMEOUT,
     try:
         out = work / "out"
         out.mkdir()
-        init = uml._write_init(work, out, script, {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
+        init = uml._write_init(work, out, script, {"PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/dev/shm", **(env or {})})
         elapsed, timed_out = _boot(kernel, init, work, mem, cpus, timeout)
         status_text = uml._text(work / "status").strip()
         return GuestResult(status=int(status_text) if status_text.isdigit() else None,

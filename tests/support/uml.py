@@ -9,7 +9,7 @@ v2 tree we mount and limit ourselves.
 
 API (one function does the work)::
 
-    from support import uml
+    from tests.support import uml
 
     reason = uml.skip_reason()          # None, or why no guest can boot here
     r = uml.run_in_guest('''
@@ -76,7 +76,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
 # Kept between runs: the prepared kernel (about 40 MB) and its libc.
 CACHE = Path(os.environ.get("CGROUPSIZE_TEST_CACHE", "/var/cache/cgroupsize-tests")) / "uml"
 # Debian suite a newer UML comes from when the installed one cannot boot here.

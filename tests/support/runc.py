@@ -34,7 +34,7 @@ test run left behind.
 
 Usage::
 
-    from runc_harness import runc_harness, skip_reason  # the fixture
+    from tests.support.runc import runc_harness, skip_reason  # the fixture
 
     @pytest.mark.runc
     @pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
@@ -59,10 +59,10 @@ from pathlib import Path
 
 import pytest
 
-PREFIX = "cgroupsize-test-runc-"  # tests/cgroup_helpers.py uses cgroupsize-test-<pid>-<n>
+from tests.support import REPO  # the checkout the containers run
+
+PREFIX = "cgroupsize-test-runc-"  # tests/support/cgroups.py uses cgroupsize-test-<pid>-<n>
 CGROUP_ROOT = "/sys/fs/cgroup"
-# The repository checkout: this file is <repo>/tests/runc_harness.py.
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 60.0
 HOST_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

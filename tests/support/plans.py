@@ -149,3 +149,8 @@ def make_elf(path, blob=None, bits=64, order="little", sections=True, pad=0, nam
 
     os.chmod(path, 0o755)
     return path
+
+
+def ours(p) -> dict:
+    """The variables a plan added for its runtime (the generic CONTAINER_* ones left out)."""
+    return {k: v for k, v in p.added.items() if not k.startswith("CONTAINER_")}
