@@ -32,6 +32,7 @@ there. ``$CGROUPSIZE_QEMU_ACCEL`` overrides the choice (qemu arguments).
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import os
 import re
@@ -125,13 +126,18 @@ def _initramfs(root: Path) -> bytes:
     return _cpio(entries)
 
 
+def _version(suite: str) -> str:
+    """The cache entry's name: the suite and a digest of the initramfs' init and modules (a change rebuilds)."""
+    return f"{suite}-{hashlib.sha256((_RDINIT + repr(MODULES)).encode()).hexdigest()[:12]}"
+
+
 def prepare_kernel(dest: Path = CACHE, suite: str = SUITE) -> tuple[Path, Path]:
     """Fetch ``linux-image-amd64``'s kernel and ``busybox-static`` from Debian ``suite``; build the initramfs.
 
-    Returns (kernel image, initramfs) under ``dest/suite``. Raises
+    Returns (kernel image, initramfs) under ``dest/<suite>-<digest>``. Raises
     ``RuntimeError`` (with apt's message) when that is not possible.
     """
-    target = dest / suite
+    target = dest / _version(suite)
     if (target / "initrd.img").exists():
         return target / "vmlinuz", target / "initrd.img"
     stage = Path(tempfile.mkdtemp(prefix=f".{suite}-", dir=uml._mkdir(dest)))
@@ -289,7 +295,7 @@ def _find() -> tuple[tuple[Path, Path] | None, str | None]:
     reason = _host_reason()
     if reason:
         return None, reason
-    ready = CACHE / SUITE
+    ready = CACHE / _version(SUITE)
     if (ready / "initrd.img").exists():
         kernel = (ready / "vmlinuz", ready / "initrd.img")
     else:
