@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support import gone, processes
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -105,26 +107,21 @@ def remove_stale() -> list[int]:
     Returns the PIDs stopped.
     """
     stopped = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if not entry.isdigit() or not argv or os.path.basename(argv[0]) != "dockerd" or "--cgroup-parent" not in argv:
+    for pid, argv in processes():
+        if os.path.basename(argv[0]) != "dockerd" or "--cgroup-parent" not in argv:
             continue
         parent = argv[argv.index("--cgroup-parent") + 1] if argv.index("--cgroup-parent") + 1 < len(argv) else ""
         owner = parent.removeprefix("cgroupsize-test-docker-")
-        if parent == owner or not owner.isdigit() or os.path.exists(f"/proc/{owner}"):
+        if parent == owner or not gone(owner):
             continue
         stale = Dockerd()
         stale.cgroup_parent = parent
-        stale.proc = _Adopted(int(entry))
+        stale.proc = _Adopted(pid)
         pidfile = argv[argv.index("--pidfile") + 1] if "--pidfile" in argv else ""
         stale.dir = Path(pidfile).parent if pidfile.startswith("/tmp/csz-dockerd-") else None
         stale.log = open(os.devnull, "wb")  # noqa: SIM115 (closed in stop())
         stale.stop()
-        stopped.append(int(entry))
+        stopped.append(pid)
     return stopped
 
 

@@ -37,18 +37,12 @@ import itertools
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-if __package__:
-    from . import uml
-else:  # python3 tests/support/qemu.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.support import uml
+from tests.support import kill_orphans, run_group, uml
 
 GuestResult = uml.GuestResult
 CACHE = uml.CACHE.parent / "qemu"
@@ -199,48 +193,12 @@ def _boot(kernel: tuple[Path, Path], init: Path, work: Path, mem: str, cpus: int
            "-device", "virtio-9p-pci,fsdev=root,mount_tag=hostroot",
            "-fsdev", f"local,id=work,path={work},security_model=none",
            "-device", "virtio-9p-pci,fsdev=work,mount_tag=work"]
-    start = time.monotonic()
-    with open(work / "qemu.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
-    return time.monotonic() - start, timed_out
+    return run_group(cmd, work / "qemu.log", timeout)
 
 
 def remove_stale() -> list[int]:
     """Kill guests of earlier test processes that died first (``-name cgroupsize-qemu-<dead pid>-<n>``)."""
-    killed = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        name = next((a[len("cgroupsize-qemu-"):] for a in argv if a.startswith("cgroupsize-qemu-")), "")
-        owner = name.split("-")[0]
-        if not owner.isdigit() or os.path.exists(f"/proc/{owner}"):
-            continue
-        try:
-            if os.getpgid(int(entry)) == int(entry):
-                os.killpg(int(entry), signal.SIGKILL)
-                killed.append(int(entry))
-        except (ProcessLookupError, PermissionError):
-            pass
-    for stale in Path(tempfile.gettempdir()).glob("cgroupsize-qemu-*-*"):
-        owner = stale.name.split("-")[2]
-        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
-            shutil.rmtree(stale, ignore_errors=True)
-    return killed
+    return kill_orphans("cgroupsize-qemu-", "cgroupsize-qemu-*-*")
 
 
 def run_in_guest(script: str, mem: str = "1G", timeout: float = DEFAULT_TIMEOUT,
@@ -326,7 +284,7 @@ def skip_reason() -> str | None:
     return None
 
 
-if __name__ == "__main__":  # python3 tests/support/qemu.py: prepare and check the guest (CI can do this early)
+if __name__ == "__main__":  # python3 -m tests.support.qemu: prepare and check the guest (CI can do this early)
     why = skip_reason()
     print(why or f"qemu guest kernel: {find_kernel()}")
     sys.exit(1 if why else 0)

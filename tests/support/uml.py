@@ -68,15 +68,13 @@ import itertools
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support import REPO
+from tests.support import REPO, kill_orphans, run_group
 
 # Kept between runs: the prepared kernel (about 40 MB) and its libc.
 CACHE = Path(os.environ.get("CGROUPSIZE_TEST_CACHE", "/var/cache/cgroupsize-tests")) / "uml"
@@ -154,22 +152,8 @@ def _boot(kernel: str, init: Path, work: Path, mem: str, timeout: float) -> tupl
     cmd = [kernel, f"mem={mem}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
            f"init={init}", "con=null", "con0=null,fd:1", f"umid=cgroupsize-{os.getpid()}-{next(_counter)}",
            f"uml_dir={uml_dir}/"]
-    start = time.monotonic()
-    with open(work / "console.log", "wb") as console:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "TMPDIR": "/dev/shm"})
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            try:  # UML's helper processes share its process group (its own session)
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
-    return time.monotonic() - start, timed_out
+    # UML's helper processes share its process group (its own session).
+    return run_group(cmd, work / "console.log", timeout, {**os.environ, "TMPDIR": "/dev/shm"})
 
 
 def remove_stale() -> list[int]:
@@ -177,31 +161,8 @@ def remove_stale() -> list[int]:
 
     Only kernels this module started are touched: their ``umid`` is
     ``cgroupsize-<pid of the test process>-<n>`` and that PID no longer exists.
-    Each is the leader of its own process group, which is killed whole.
     """
-    killed = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        umid = next((a[len("umid=cgroupsize-"):] for a in argv if a.startswith("umid=cgroupsize-")), None)
-        owner = umid.split("-")[0] if umid else ""
-        if not owner.isdigit() or os.path.exists(f"/proc/{owner}"):
-            continue
-        try:
-            if os.getpgid(int(entry)) != int(entry):
-                continue
-            os.killpg(int(entry), signal.SIGKILL)
-            killed.append(int(entry))
-        except (ProcessLookupError, PermissionError):
-            pass
-    for stale in Path(tempfile.gettempdir()).glob("cgroupsize-uml-*-*"):
-        owner = stale.name.split("-")[2]
-        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
-            shutil.rmtree(stale, ignore_errors=True)
-    return killed
+    return kill_orphans("umid=cgroupsize-", "cgroupsize-uml-*-*")
 
 
 def _read_tree(out: Path) -> dict[str, str]:
@@ -361,7 +322,7 @@ def skip_reason() -> str | None:
     return _find()[1]
 
 
-if __name__ == "__main__":  # python3 tests/support/uml.py: prepare and check the kernel (CI does this early)
+if __name__ == "__main__":  # python3 -m tests.support.uml: prepare and check the kernel (CI does this early)
     reason = skip_reason()
     print(reason or f"user-mode Linux kernel: {find_kernel()}")
     sys.exit(1 if reason else 0)
