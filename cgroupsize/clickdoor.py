@@ -73,6 +73,19 @@ def build(run: Callable[..., int], print_limits: Callable[..., int]) -> click.Co
             raise click.UsageError("missing command to run")
         return run(list(command), env, options, root=root, dry_run=dry_run, as_json=as_json)
 
+    return click.Command(
+        "cgroupsize", callback=cli, params=_params(),
+        help="Run CMD sized to this container's memory and CPU limits, or show those limits."
+             "\n\n\b\n  cgroupsize [OPTIONS] [--] CMD [ARGS]...\n  cgroupsize --print [--json]"
+             "\n  cgroupsize --watch [SECONDS]",
+        epilog=_epilog(), options_metavar="[OPTIONS]",
+        context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"],
+                          "max_content_width": WIDTH, "terminal_width": WIDTH},
+    )
+
+
+def _params() -> list[click.Parameter]:
+    """The options: the CLI's own, one per general setting of the table, ``--version``, then CMD."""
     params: list[click.Parameter] = [
         click.Option(["--print", "print_"], is_flag=True,
                      help="Show the limits this container really has and where each figure came from."),
@@ -89,18 +102,14 @@ def build(run: Callable[..., int], print_limits: Callable[..., int]) -> click.Co
     params.append(click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
                                callback=_version, help="Show the version and exit."))
     params.append(click.Argument(["command"], nargs=-1, type=click.UNPROCESSED, metavar="[--] CMD [ARGS]..."))
-    epilog = "\b\nEnvironment (the entrypoint path reads only these):\n" + "\n".join(
+    return params
+
+
+def _epilog() -> str:
+    """Every ``CGROUPSIZE_*`` variable with its default, and the exit statuses."""
+    return "\b\nEnvironment (the entrypoint path reads only these):\n" + "\n".join(
         f"  {s.env}\n" + textwrap.fill(f"{s.help} [default: {_default(s)}]", WIDTH - 2, initial_indent=" " * 6,
                                        subsequent_indent=" " * 6) for s in SETTINGS) + (
         "\n\n\b\nExit status: the command's own once it runs; 2 usage error,\n"
         "126 not executable, 127 not found (the message says what), 1 refused by\n"
         "--strict or output not written, 141 output pipe closed, 130 interrupted.\n")
-    return click.Command(
-        "cgroupsize", callback=cli, params=params,
-        help="Run CMD sized to this container's memory and CPU limits, or show those limits."
-             "\n\n\b\n  cgroupsize [OPTIONS] [--] CMD [ARGS]...\n  cgroupsize --print [--json]"
-             "\n  cgroupsize --watch [SECONDS]",
-        epilog=epilog, options_metavar="[OPTIONS]",
-        context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"],
-                          "max_content_width": WIDTH, "terminal_width": WIDTH},
-    )
