@@ -133,8 +133,13 @@ def _given(options: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _strict(env: dict[str, str], options: dict[str, Any] | None) -> bool:
-    return bool((options or {}).get("strict")) or env.get("CGROUPSIZE_STRICT", "").strip().lower() in (
-        "1", "true", "yes", "on")
+    """Whether --strict is on, for the fail-open boundary (the settings themselves may be what failed)."""
+    from cgroupsize.settings import parse_bool
+
+    try:
+        return bool((options or {}).get("strict")) or parse_bool(env.get("CGROUPSIZE_STRICT", ""))
+    except ValueError:
+        return False
 
 
 def _say(plan: Plan, limits: Limits) -> None:
