@@ -101,6 +101,10 @@ JDK_METASPACE = 8 * MiB  # the JDK's own classes, mostly from the CDS archive (1
 METASPACE_SLACK = 1.5
 METASPACE_SLACK_MIN = 1.2
 METASPACE_LEAST_PER_CLASS = 1000  # bytes per class measured before any method runs hot
+# Classes generated at run time (proxies, lambdas, scripting engines, bytecode enhancement) are in
+# no jar: where the limit has room, the cap leaves this much whatever the count (the OOM benchmark's
+# workload defines 32Mi of them); a tight limit squeezes it back to the count's floor.
+METASPACE_RUNTIME_MIN = 48 * MiB
 METASPACE_CAP_MIN = 16 * MiB  # the least cap on a too-small limit (hello world commits ~1Mi, CDS aside)
 DEFAULT_CLASSES = 15_000  # assumed when nothing can be counted (Spring Boot services load 15k-40k)
 SERVER_THREADS = 200  # Tomcat's maxThreads
@@ -432,7 +436,8 @@ def _metaspace(n: Needs) -> Region:
         return Region("metaspace", found.size("metaspace") or 0, USER, f"set in {found.where('metaspace')}")
     need = metaspace_need(n.classes)
     floor = max(int(need * METASPACE_SLACK_MIN), found.size("metaspace_initial") or 0)
-    return Region("metaspace", max(int(need * METASPACE_SLACK), floor), n.classes.source, n.classes.note, floor)
+    size = max(int(need * METASPACE_SLACK), METASPACE_RUNTIME_MIN, floor)  # a tight limit squeezes it to floor
+    return Region("metaspace", size, n.classes.source, n.classes.note, floor)
 
 
 def _touched(n: Needs) -> int:
